@@ -1,0 +1,96 @@
+"""Command-line arguments as dataclasses, parsed by ``transformers.HfArgumentParser``.
+
+Every command takes flags, or one JSON file first and flags after it that override the file
+(``hf-onelayer train training/configs/default.json --num_train_epochs 1``).
+"""
+
+import json
+from dataclasses import dataclass, field
+
+from transformers import HfArgumentParser, TrainingArguments
+
+
+@dataclass
+class ModelArguments:
+    """Architecture of a new model (see OneLayerTranslatorConfig for the meaning of each)."""
+
+    hidden_size: int = 128
+    num_attention_heads: int = 2
+    head_dim_qk: int = 96
+    head_dim_v: int = 96
+    intermediate_size: int = 2048
+    max_position_embeddings: int = 64
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    norm_position: str = field(default="post", metadata={"help": "'post' (course model) or 'pre'"})
+    attn_implementation: str = field(default="sdpa", metadata={"help": "'sdpa' or 'eager'"})
+    min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words seen at least this often"})
+
+
+@dataclass
+class DataArguments:
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "folder of Multi30k raw files (train.de, val.en, test_2016_flickr.de, ...)"},
+    )
+    dataset_name: str = field(default="bentrevett/multi30k", metadata={"help": "Hub dataset id (used without data_dir)"})
+    train_file: str | None = field(default=None, metadata={"help": 'JSON lines of {"translation": {"de", "en"}}'})
+    validation_file: str | None = field(default=None, metadata={"help": "JSON lines, as train_file"})
+    test_file: str | None = field(default=None, metadata={"help": "JSON lines, as train_file"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "use the first N training pairs"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "use the first N pairs of val/test"})
+    pad_to_multiple_of: int | None = field(default=None, metadata={"help": "round batch widths up to a multiple"})
+    fixed_length: int | None = field(default=None, metadata={"help": "pad every batch to this length"})
+
+
+@dataclass
+class OneLayerTrainingArguments(TrainingArguments):
+    """transformers' TrainingArguments with the course defaults (Adam, lr 1e-3, batch 128, 10 epochs)."""
+
+    output_dir: str | None = field(default="runs/default", metadata={"help": "where the model and metrics go"})
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    per_device_train_batch_size: int = 128
+    per_device_eval_batch_size: int = 256
+    num_train_epochs: float = 10.0
+    lr_scheduler_type: str = "constant"
+    eval_strategy: str = "epoch"
+    save_strategy: str = "epoch"
+    save_total_limit: int | None = 1
+    load_best_model_at_end: bool = True
+    metric_for_best_model: str | None = "perplexity"
+    greater_is_better: bool | None = False
+    logging_steps: float = 50
+    report_to: None | str | list[str] = "tensorboard"
+
+
+def json_to_argv(path: str) -> list[str]:
+    """A flat JSON object -> ``--key value`` flags (lists expand, booleans become true/false)."""
+    with open(path, encoding="utf-8") as handle:
+        try:
+            config = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a JSON object of argument names to values")
+    argv = []
+    for key, value in config.items():
+        if isinstance(value, bool):
+            argv += [f"--{key}", "true" if value else "false"]
+        elif isinstance(value, list):
+            argv += [f"--{key}", *map(str, value)]
+        elif value is not None:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def parse(dataclass_types, argv: list[str] | None, prog: str, allow_remaining: bool = False):
+    """Parse ``argv`` (a leading ``*.json`` file gives defaults that later flags override)."""
+    parser = HfArgumentParser(dataclass_types, prog=prog)
+    argv = list(argv or [])
+    if argv and argv[0].endswith(".json"):
+        argv = json_to_argv(argv[0]) + argv[1:]
+    if allow_remaining:
+        return parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    return parser.parse_args_into_dataclasses(args=argv)
+

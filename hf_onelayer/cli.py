@@ -1,0 +1,25 @@
+"""``hf-onelayer COMMAND [ARGS]``: each command parses its own arguments with HfArgumentParser."""
+
+import importlib
+import sys
+
+COMMANDS = {
+    "train": ("hf_onelayer.train", "train a model with transformers.Trainer"),
+    "evaluate": ("hf_onelayer.evaluate", "perplexity, BLEU, chrF and token accuracy on a split, as JSON"),
+    "translate": ("hf_onelayer.translate", "translate arguments or stdin lines"),
+}
+
+
+def main(argv: list[str] | None = None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        lines = [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+        print("usage: hf-onelayer COMMAND [--help] [ARGS]\n\ncommands:\n" + "\n".join(lines), file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    module.main(argv[1:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

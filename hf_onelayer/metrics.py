@@ -1,0 +1,71 @@
+"""Evaluation metrics: perplexity, token accuracy, BLEU and chrF.
+
+* ``perplexity`` = exp(token-weighted mean NLL over every target token whose label is not -100).
+  The data pipeline gives the leading BOS the label -100, so it is "every non-pad target token
+  except the leading BOS", and never with label smoothing.
+* ``token_accuracy``: share of those tokens whose argmax is right.
+* ``bleu`` / ``chrf``: sacrebleu on the decoded greedy translations (exactly what ``translate``
+  outputs) against the raw reference sentences, both lowercased.
+
+:func:`preprocess_logits_for_metrics` reduces each eval batch to (B, T, 2) = (NLL, argmax), so
+evaluation never holds (N, T, V) logits.
+"""
+
+import math
+
+import numpy as np
+import torch
+from sacrebleu.metrics import BLEU, CHRF
+
+from .modeling_onelayer import cut_at_eos, decode_length
+
+
+def preprocess_logits_for_metrics(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(B, T, V) logits -> (B, T, 2): per-position NLL of the label, and the argmax id."""
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    log_probs = torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
+    nll = -log_probs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (B, T)
+    return torch.stack([nll, logits.argmax(dim=-1).float()], dim=-1)
+
+
+def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """sacrebleu BLEU and chrF, lowercased, one reference per hypothesis."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    refs = [references]
+    return {
+        "bleu": BLEU(lowercase=True).corpus_score(hypotheses, refs).score,
+        "chrf": CHRF(lowercase=True).corpus_score(hypotheses, refs).score,
+    }
+
+
+class TranslationMetrics:
+    """``compute_metrics`` for Trainer over one eval split, in dataset order.
+
+    ``references`` are the raw target sentences, ``source_lengths`` the encoded source lengths,
+    which fix how many output positions each sentence may use (see ``decode_length``).
+    """
+
+    def __init__(self, tokenizer, config, references: list[str], source_lengths: list[int]):
+        self.tokenizer = tokenizer
+        self.config = config
+        self.references = list(references)
+        self.limits = [decode_length(n, config) for n in source_lengths]
+
+    def __call__(self, eval_pred) -> dict[str, float]:
+        stacked, labels = eval_pred.predictions, eval_pred.label_ids
+        if len(stacked) != len(self.references):
+            raise ValueError(f"got {len(stacked)} predictions for {len(self.references)} references")
+        nll, predicted = stacked[..., 0], stacked[..., 1].astype(np.int64)
+        mask = labels != -100
+        n_tokens = int(mask.sum())
+        metrics = {
+            "perplexity": math.exp(float(nll[mask].astype(np.float64).sum()) / n_tokens),
+            "token_accuracy": float((predicted == labels)[mask].mean()),
+            "n_tokens": n_tokens,
+        }
+        ids = [cut_at_eos(row[1:limit].tolist(), self.config.eos_token_id) for row, limit in zip(predicted, self.limits)]
+        hypotheses = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        metrics.update(corpus_scores(hypotheses, self.references))
+        return metrics

@@ -1,0 +1,176 @@
+"""Train the translator with ``transformers.Trainer`` (one process, or several under ``accelerate launch``).
+
+    hf-onelayer train training/configs/default.json --data_dir ../shared/data/multi30k
+    python training/train.py --data_dir DIR --num_train_epochs 1 --output_dir runs/try
+
+At the end ``output_dir`` holds the best model (by val perplexity), its tokenizer, their remote code
+and ``all_results.json`` (train, val and test metrics, world size, truncation counts).
+"""
+
+import logging
+import os
+import sys
+
+import transformers
+from transformers import Trainer, set_seed
+
+from .arguments import DataArguments, ModelArguments, OneLayerTrainingArguments, parse
+from .configuration_onelayer import OneLayerTranslatorConfig
+from .data import TranslationCollator, load_translation_data, tokenize_split
+from .metrics import TranslationMetrics, preprocess_logits_for_metrics
+from .modeling_onelayer import OneLayerTranslatorModel
+from .tokenization_onelayer import OneLayerTranslatorTokenizer
+
+logger = logging.getLogger(__name__)
+
+
+class TranslationTrainer(Trainer):
+    """Trainer whose evaluation batches offer every sentence its translation positions.
+
+    Training batches are padded to the longest source/target in the batch; evaluation batches also
+    cover ``decode_length`` of each source, so the BLEU measured here is the BLEU of ``translate``.
+    """
+
+    def __init__(self, *args, eval_data_collator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eval_data_collator = eval_data_collator or self.data_collator
+
+    def _with_eval_collator(self, build, dataset):
+        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
+        try:
+            return build(dataset)
+        finally:
+            self.data_collator = train_collator
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        return self._with_eval_collator(super().get_eval_dataloader, eval_dataset)
+
+    def get_test_dataloader(self, test_dataset):
+        return self._with_eval_collator(super().get_test_dataloader, test_dataset)
+
+
+def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, pad_to_multiple_of=None,
+                  fixed_length=None) -> TranslationTrainer:
+    """A Trainer wired with our collators, metrics and logits reduction.
+
+    ``eval_split`` is a tokenized Dataset that still has the raw ``en`` references.
+    """
+    collate = dict(pad_token_id=model.config.pad_token_id, config=model.config,
+                   pad_to_multiple_of=pad_to_multiple_of, fixed_length=fixed_length)
+    trainer = TranslationTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_split,
+        processing_class=tokenizer,
+        data_collator=TranslationCollator(**collate),
+        eval_data_collator=TranslationCollator(**collate, decoding_positions=True),
+        preprocess_logits_for_metrics=preprocess_logits_for_metrics,
+    )
+    if eval_split is not None:
+        use_metrics_for(trainer, eval_split)
+    return trainer
+
+
+def use_metrics_for(trainer: Trainer, split) -> None:
+    """Point ``trainer.compute_metrics`` at the references of ``split`` (a tokenized Dataset)."""
+    trainer.compute_metrics = TranslationMetrics(
+        trainer.processing_class, trainer.model.config, split["en"], [len(ids) for ids in split["input_ids"]]
+    )
+
+
+def _first(dataset, n):
+    return dataset if n is None else dataset.select(range(min(n, len(dataset))))
+
+
+def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslatorTokenizer:
+    """Train the vocabularies on the training split; under DDP the main process trains, the others load."""
+    path = os.path.join(training_args.output_dir, "tokenizer")
+    with training_args.main_process_first(desc="train tokenizer"):
+        if training_args.process_index == 0:
+            tokenizer = OneLayerTranslatorTokenizer.train_new(
+                train_split["de"], train_split["en"], min_frequency=model_args.min_frequency,
+                model_max_length=model_args.max_position_embeddings,
+            )
+            tokenizer.save_pretrained(path)
+        else:
+            tokenizer = OneLayerTranslatorTokenizer.from_pretrained(path)
+    return tokenizer
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, training_args = parse(
+        (ModelArguments, DataArguments, OneLayerTrainingArguments),
+        sys.argv[1:] if argv is None else argv,
+        prog="hf-onelayer train",
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if training_args.should_log:
+        transformers.utils.logging.set_verbosity_info()
+    set_seed(training_args.seed)
+
+    raw = load_translation_data(
+        data_args.data_dir, data_args.dataset_name, data_args.train_file, data_args.validation_file,
+        data_args.test_file,
+    )
+    if "train" not in raw:
+        raise ValueError("training needs a train split (train.de/train.en, or --train_file)")
+    train_raw = _first(raw["train"], data_args.max_train_samples)
+    tokenizer = build_tokenizer(train_raw, model_args, training_args)
+
+    config = OneLayerTranslatorConfig(
+        src_vocab_size=tokenizer.src_vocab_size,
+        tgt_vocab_size=tokenizer.tgt_vocab_size,
+        hidden_size=model_args.hidden_size,
+        num_attention_heads=model_args.num_attention_heads,
+        head_dim_qk=model_args.head_dim_qk,
+        head_dim_v=model_args.head_dim_v,
+        intermediate_size=model_args.intermediate_size,
+        max_position_embeddings=model_args.max_position_embeddings,
+        hidden_dropout_prob=model_args.hidden_dropout_prob,
+        attention_probs_dropout_prob=model_args.attention_probs_dropout_prob,
+        norm_position=model_args.norm_position,
+        pad_token_id=tokenizer.pad_token_id,
+        unk_token_id=tokenizer.unk_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        attn_implementation=model_args.attn_implementation,
+    )
+    model = OneLayerTranslatorModel(config)
+    logger.info("model: %s parameters, config %s", f"{model.num_parameters():,}", config.to_json_string())
+
+    max_len = config.max_position_embeddings
+    splits, truncated = {}, {}
+    for name, dataset in (("train", train_raw), ("validation", raw.get("validation")), ("test", raw.get("test"))):
+        if dataset is None:
+            continue
+        if name != "train":
+            dataset = _first(dataset, data_args.max_eval_samples)
+        tokenized = tokenize_split(dataset, tokenizer, max_len, desc=f"tokenize {name}")
+        splits[name], truncated[f"{name}_truncated"] = tokenized.dataset, tokenized.n_truncated
+
+    if "validation" not in splits:
+        training_args.eval_strategy = "no"
+        training_args.load_best_model_at_end = False
+    trainer = build_trainer(
+        model, tokenizer, training_args, splits["train"], splits.get("validation"),
+        data_args.pad_to_multiple_of, data_args.fixed_length,
+    )
+    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model()  # model, tokenizer and their remote code
+
+    metrics = dict(train_result.metrics)
+    metrics.update(truncated)
+    metrics.update(world_size=training_args.world_size, train_samples=len(splits["train"]))
+    for name, prefix in (("validation", "eval"), ("test", "test")):
+        if name in splits:
+            use_metrics_for(trainer, splits[name])
+            metrics.update(trainer.evaluate(splits[name], metric_key_prefix=prefix))
+            metrics[f"{prefix}_samples"] = len(splits[name])
+    trainer.log_metrics("all", metrics)
+    trainer.save_metrics("all", metrics, combined=False)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Translate German sentences with a saved model.
+
+    hf-onelayer translate --model DIR "Ein Mann fährt Fahrrad." "Zwei Hunde spielen im Schnee."
+    echo "Ein Hund rennt." | hf-onelayer translate --model DIR
+"""
+
+import sys
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer
+
+from .arguments import parse
+
+
+def load(model_dir: str):
+    """(model in eval mode, tokenizer) from a saved folder or Hub id."""
+    model = AutoModel.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return model, tokenizer
+
+
+def translate(model, tokenizer, texts: list[str], batch_size: int = 64, progress: bool = False) -> list[str]:
+    """Greedy translations of ``texts``, in order.
+
+    Sentences are batched by length (the output does not depend on the padding), and sources longer
+    than ``max_position_embeddings`` are truncated to it.
+    """
+    limit = model.config.max_position_embeddings
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = [None] * len(texts)
+    for start in tqdm(range(0, len(order), batch_size), desc="translate", disable=not progress):
+        rows = order[start : start + batch_size]
+        enc = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=limit,
+                        return_tensors="pt")
+        with torch.inference_mode():
+            ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
+        for i, text in zip(rows, tokenizer.batch_decode(ids, skip_special_tokens=True)):
+            out[i] = text
+    return out
+
+
+@dataclass
+class TranslateArguments:
+    model: str = field(metadata={"help": "saved model folder or Hub id"})
+    batch_size: int = 64
+
+
+def main(argv: list[str] | None = None) -> list[str]:
+    args, texts = parse(TranslateArguments, sys.argv[1:] if argv is None else argv, "hf-onelayer translate",
+                        allow_remaining=True)
+    unknown = [t for t in texts if t.startswith("--")]
+    if unknown:
+        raise SystemExit(f"hf-onelayer translate: unknown option {unknown[0]}")
+    if not texts:
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    model, tokenizer = load(args.model)
+    outputs = translate(model, tokenizer, texts, args.batch_size)
+    for line in outputs:
+        print(line)
+    return outputs

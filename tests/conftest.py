@@ -1,0 +1,75 @@
+"""Shared fixtures. The environment is set before anything imports huggingface_hub: no test touches the network."""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_EVALUATE_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)  # one thread per xdist worker: two workers on two cores, no oversubscription
+
+
+def tiny_config(**overrides):
+    """A tiny model in the style of transformers' model testers (vocab 99, hidden 32)."""
+    from hf_onelayer import OneLayerTranslatorConfig
+
+    values = dict(
+        src_vocab_size=99, tgt_vocab_size=77, hidden_size=32, num_attention_heads=2, head_dim_qk=12,
+        head_dim_v=8, intermediate_size=37, max_position_embeddings=20, hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    values.update(overrides)
+    return OneLayerTranslatorConfig(**values)
+
+
+def tiny_model(seed=0, **overrides):
+    from hf_onelayer import OneLayerTranslatorModel
+
+    torch.manual_seed(seed)
+    return OneLayerTranslatorModel(tiny_config(**overrides)).eval()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real Multi30k raw files (../shared/data/multi30k beside the checkout, or $HF_ONELAYER_DATA)."""
+    path = Path(os.environ.get("HF_ONELAYER_DATA") or REPO.parent / "shared" / "data" / "multi30k")
+    if not (path / "train.de").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Multi30k data not found at {path}; CI must have it")
+        pytest.skip(f"Multi30k data not found at {path}")
+    return path
+
+
+SOURCES = [
+    "Ein Mann fährt Fahrrad.",
+    "Zwei Hunde spielen im Schnee.",
+    "Eine Frau spielt Gitarre auf der Straße.",
+    "Ein Kind isst einen Apfel.",
+    "Ein Mann und eine Frau gehen spazieren.",
+    "Zwei Kinder spielen im Park.",
+]
+TARGETS = [
+    "A man rides a bike.",
+    "Two dogs play in the snow.",
+    "A woman plays guitar on the street.",
+    "A child eats an apple.",
+    "A man and a woman go for a walk.",
+    "Two children play in the park.",
+]
+
+
+@pytest.fixture()
+def small_tokenizer():
+    from hf_onelayer import OneLayerTranslatorTokenizer
+
+    return OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, min_frequency=2)

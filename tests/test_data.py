@@ -1,0 +1,120 @@
+import json
+
+import pytest
+import torch
+from conftest import tiny_config
+
+from hf_onelayer.data import (
+    DataError,
+    TranslationCollator,
+    load_hub_dataset,
+    load_local_folder,
+    load_translation_data,
+    read_jsonl,
+    read_parallel_files,
+    tokenize_split,
+)
+
+
+def write(path, text: str | bytes):
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return str(path)
+
+
+@pytest.fixture()
+def multi30k_folder(tmp_path):
+    for stem in ("train", "val", "test_2016_flickr"):
+        write(tmp_path / f"{stem}.de", "Ein Hund.\nZwei Katzen.\n")
+        write(tmp_path / f"{stem}.en", "A dog.\nTwo cats.\n")
+    return tmp_path
+
+
+def test_local_folder_gives_three_splits(multi30k_folder):
+    data = load_translation_data(data_dir=str(multi30k_folder))
+    assert set(data) == {"train", "validation", "test"}
+    assert data["train"][1] == {"de": "Zwei Katzen.", "en": "Two cats."}
+
+
+def test_real_multi30k_folder(data_dir):
+    data = load_local_folder(str(data_dir))
+    assert {s: len(d) for s, d in data.items()} == {"train": 29000, "validation": 1014, "test": 1000}
+
+
+def test_files_of_different_lengths_name_both_files(tmp_path):
+    de, en = write(tmp_path / "a.de", "Eins.\nZwei.\nDrei.\n"), write(tmp_path / "a.en", "One.\nTwo.\n")
+    with pytest.raises(DataError, match=r"a\.de has 3 lines but .*a\.en has 2"):
+        read_parallel_files(de, en)
+
+
+def test_empty_line_names_file_and_line(tmp_path):
+    de, en = write(tmp_path / "b.de", "Eins.\n\nDrei.\n"), write(tmp_path / "b.en", "One.\nTwo.\nThree.\n")
+    with pytest.raises(DataError, match=r"b\.de:2: empty line"):
+        read_parallel_files(de, en)
+
+
+def test_undecodable_bytes_name_file_and_line(tmp_path):
+    de = write(tmp_path / "c.de", b"Eins.\nZwei \xff\xfe.\n")
+    en = write(tmp_path / "c.en", "One.\nTwo.\n")
+    with pytest.raises(DataError, match=r"c\.de:2: not valid UTF-8"):
+        read_parallel_files(de, en)
+
+
+def test_missing_split_file_is_named(multi30k_folder):
+    (multi30k_folder / "val.en").unlink()
+    with pytest.raises(FileNotFoundError, match=r"val\.en"):
+        load_local_folder(str(multi30k_folder))
+
+
+def test_jsonl_in_run_translation_format(tmp_path):
+    lines = [json.dumps({"translation": {"de": "Ein Hund.", "en": "A dog."}}),
+             json.dumps({"translation": {"de": "Eine Katze.", "en": "A cat.", "fr": "Un chat."}})]
+    path = write(tmp_path / "train.jsonl", "\n".join(lines) + "\n")
+    data = load_translation_data(train_file=path, validation_file=path)
+    assert set(data) == {"train", "validation"} and data["train"]["en"] == ["A dog.", "A cat."]
+
+
+@pytest.mark.parametrize("bad", ['{"translation": {"de": "x"}}', "{not json", '{"de": "x", "en": "y"}',
+                                 '{"translation": {"de": "", "en": "y"}}'])
+def test_malformed_jsonl_names_file_and_line(tmp_path, bad):
+    good = json.dumps({"translation": {"de": "Ein Hund.", "en": "A dog."}})
+    path = write(tmp_path / "bad.jsonl", f"{good}\n{bad}\n")
+    with pytest.raises(DataError, match=r"bad\.jsonl:2:"):
+        read_jsonl(path)
+
+
+def test_hub_id_offline_fails_at_once_and_says_how_to_pass_a_folder():
+    with pytest.raises(ConnectionError, match=r"HF_HUB_OFFLINE.*--data_dir"):
+        load_hub_dataset("bentrevett/multi30k")
+    with pytest.raises(ConnectionError, match="--data_dir"):
+        load_translation_data(dataset_name="bentrevett/multi30k")
+
+
+def test_long_sentences_are_truncated_and_counted(small_tokenizer, caplog):
+    from datasets import Dataset
+
+    data = Dataset.from_dict({"de": ["Ein Mann fährt Fahrrad.", "Ein Kind."], "en": ["A child.", "A child."]})
+    with caplog.at_level("WARNING"):
+        out = tokenize_split(data, small_tokenizer, max_length=5)
+    assert out.n_truncated == 1 and "1 of 2 sentence pairs" in caplog.text
+    first = out.dataset[0]
+    assert len(first["input_ids"]) == 5 and first["input_ids"][-1] == small_tokenizer.eos_token_id
+    assert first["labels"][0] == -100 and first["labels"][1:] == small_tokenizer(text_target="A child.")["input_ids"][1:]
+
+
+def test_collator_pads_dynamically_to_the_longest_side():
+    features = [{"input_ids": [2, 5, 3], "labels": [-100, 6, 7, 8, 3]},
+                {"input_ids": [2, 5, 6, 7, 3, 3][:4], "labels": [-100, 6, 3]}]
+    batch = TranslationCollator(pad_token_id=0)(features)
+    assert batch["input_ids"].shape == (2, 5)  # longest target, not a fixed 43
+    assert batch["input_ids"][0].tolist() == [2, 5, 3, 0, 0] and batch["attention_mask"][0].tolist() == [1, 1, 1, 0, 0]
+    assert batch["labels"][1].tolist() == [-100, 6, 3, -100, -100]
+    assert TranslationCollator(pad_token_id=0, pad_to_multiple_of=8)(features)["input_ids"].shape == (2, 8)
+    assert TranslationCollator(pad_token_id=0, fixed_length=43)(features)["labels"].shape == (2, 43)
+
+
+def test_eval_collator_offers_the_translation_positions():
+    config = tiny_config(max_position_embeddings=40, decode_length_ratio=1.5, decode_length_offset=5)
+    features = [{"input_ids": [2, 5, 6, 7, 3], "labels": [-100, 6, 3]}]
+    batch = TranslationCollator(pad_token_id=0, config=config, decoding_positions=True)(features)
+    assert batch["input_ids"].shape == (1, 13)  # ceil(1.5 * 5) + 5
+    assert torch.all(batch["labels"][0, 3:] == -100)

@@ -1,0 +1,206 @@
+"""Tiny-config tests of the model, in the style of transformers' model testers."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny_config, tiny_model
+from transformers import AutoModel
+
+from hf_onelayer import OneLayerTranslatorModel
+
+
+def random_ids(batch=3, length=11, vocab=99, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(4, vocab, (batch, length), generator=g)
+
+
+def course_forward(model, ids):
+    """The course model's forward pass for ONE unpadded sentence, written out head by head."""
+    c = model.config
+    p = {name: t.detach() for name, t in model.named_parameters()}
+    T = ids.shape[0]
+    x = p["embeddings.word_embeddings.weight"][ids] + p["embeddings.position_embeddings.weight"][:T]
+    heads = []
+    for h in range(c.num_attention_heads):
+        qk = slice(h * c.head_dim_qk, (h + 1) * c.head_dim_qk)
+        vs = slice(h * c.head_dim_v, (h + 1) * c.head_dim_v)
+        q = x @ p["block.attention.query.weight"][qk].T + p["block.attention.query.bias"][qk]
+        k = x @ p["block.attention.key.weight"][qk].T + p["block.attention.key.bias"][qk]
+        v = x @ p["block.attention.value.weight"][vs].T + p["block.attention.value.bias"][vs]
+        alpha = torch.softmax(q @ k.T / math.sqrt(c.head_dim_qk), dim=-1)  # (T, T)
+        heads.append(alpha @ v)
+    attn = torch.cat(heads, dim=-1) @ p["block.attention.output.weight"].T + p["block.attention.output.bias"]
+
+    def norm(t, name):
+        return F.layer_norm(t, (c.hidden_size,), p[f"{name}.weight"], p[f"{name}.bias"], c.layer_norm_eps)
+
+    x = norm(x + attn, "block.attention_norm")
+    ff = torch.relu(x @ p["block.feed_forward.dense_in.weight"].T + p["block.feed_forward.dense_in.bias"])
+    ff = ff @ p["block.feed_forward.dense_out.weight"].T + p["block.feed_forward.dense_out.bias"]
+    x = norm(x + ff, "block.feed_forward_norm")
+    return x @ p["lm_head.weight"].T + p["lm_head.bias"]
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_logits_equal_the_course_forward_pass(attn):
+    model = tiny_model(attn_implementation=attn)
+    ids = random_ids()
+    logits = model(ids).logits
+    assert logits.shape == (3, 11, 77)
+    for row in range(3):
+        torch.testing.assert_close(logits[row], course_forward(model, ids[row]), atol=1e-5, rtol=1e-5)
+
+
+def test_eager_and_sdpa_agree():
+    eager, sdpa = tiny_model(attn_implementation="eager"), tiny_model(attn_implementation="sdpa")
+    sdpa.load_state_dict(eager.state_dict())
+    ids = random_ids(batch=4, length=13)
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
+    mask[3, 2:] = 0
+    torch.testing.assert_close(eager(ids, mask).logits, sdpa(ids, mask).logits, atol=1e-5, rtol=1e-5)
+    assert sdpa.config._attn_implementation == "sdpa"
+
+
+def test_sdpa_falls_back_to_eager_for_weights():
+    model = tiny_model(attn_implementation="sdpa")
+    out = model(random_ids(), output_attentions=True)
+    assert out.attentions[0].shape == (3, 2, 11, 11)
+
+
+@pytest.mark.parametrize("norm_position", ["post", "pre"])
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_padded_tokens_change_no_logit_at_a_real_position(norm_position, attn):
+    model = tiny_model(norm_position=norm_position, attn_implementation=attn)
+    ids = random_ids(batch=2, length=12)
+    mask = torch.ones_like(ids)
+    mask[0, 5:] = 0
+    mask[1, 9:] = 0
+    changed = ids.clone()
+    changed[mask == 0] = random_ids(batch=2, length=12, seed=7)[mask == 0]
+    assert not torch.equal(ids, changed)
+    a, b = model(ids, mask).logits, model(changed, mask).logits
+    real = mask.bool()
+    torch.testing.assert_close(a[real], b[real], atol=1e-6, rtol=1e-6)
+    # without the mask the padding does leak into real positions: the mask is what protects them
+    assert not torch.allclose(model(ids).logits[real], model(changed).logits[real], atol=1e-4)
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_batch_gives_the_logits_of_its_rows_one_by_one(attn):
+    model = tiny_model(attn_implementation=attn)
+    lengths = [12, 5, 9]
+    ids = random_ids(batch=3, length=12)
+    mask = torch.zeros_like(ids)
+    for row, n in enumerate(lengths):
+        mask[row, :n] = 1
+        ids[row, n:] = model.config.pad_token_id
+    batched = model(ids, mask).logits
+    for row, n in enumerate(lengths):
+        alone = model(ids[row : row + 1, :n]).logits[0]
+        torch.testing.assert_close(batched[row, :n], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_padded_keys_get_zero_weight_and_rows_sum_to_one():
+    model = tiny_model(attn_implementation="eager")
+    ids = random_ids(batch=2, length=10)
+    mask = torch.ones_like(ids)
+    mask[0, 6:] = 0
+    weights = model(ids, mask, output_attentions=True).attentions[0]  # (B, nh, T, T)
+    assert torch.all(weights[0, :, :, 6:] == 0)
+    assert torch.all(weights >= 0)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 2, 10))
+
+
+def test_attention_and_hidden_state_outputs_by_argument_and_by_config():
+    model = tiny_model()
+    ids = random_ids()
+    plain = model(ids)
+    assert plain.attentions is None and plain.hidden_states is None
+    out = model(ids, output_attentions=True, output_hidden_states=True)
+    assert len(out.attentions) == 1 and out.attentions[0].shape == (3, 2, 11, 11)
+    assert [h.shape for h in out.hidden_states] == [(3, 11, 32), (3, 11, 32)]
+    by_config = tiny_model(output_attentions=True, output_hidden_states=True, attn_implementation="eager")
+    out = by_config(ids)
+    assert out.attentions[0].shape == (3, 2, 11, 11) and len(out.hidden_states) == 2
+
+
+def test_loss_is_mean_cross_entropy_over_labels_not_minus_100():
+    model = tiny_model()
+    ids = random_ids()
+    labels = random_ids(vocab=77, seed=3)
+    labels[:, 0] = -100
+    labels[1, 6:] = -100
+    out = model(ids, labels=labels)
+    keep = labels != -100
+    expected = F.cross_entropy(out.logits[keep], labels[keep])
+    torch.testing.assert_close(out.loss, expected)
+    as_tuple = model(ids, labels=labels, return_dict=False)
+    torch.testing.assert_close(as_tuple[0], expected)
+
+
+def test_save_and_load_give_identical_outputs(tmp_path):
+    model = tiny_model(norm_position="pre")
+    ids = random_ids()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert isinstance(loaded, OneLayerTranslatorModel)
+    assert torch.equal(model(ids).logits, loaded(ids).logits)
+
+
+def test_ids_outside_the_vocabulary_raise_value_error():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="outside the source vocabulary"):
+        model(torch.tensor([[2, 5, 99]]))
+    with pytest.raises(ValueError, match="outside the source vocabulary"):
+        model(torch.tensor([[2, -1, 3]]))
+    with pytest.raises(ValueError, match="outside the target vocabulary"):
+        model(torch.tensor([[2, 5, 6]]), labels=torch.tensor([[-100, 77, 3]]))
+
+
+def test_sequences_longer_than_the_position_table_raise_value_error():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="max_position_embeddings=20"):
+        model(torch.full((1, 21), 5))
+
+
+def test_init_weights_follow_initializer_range():
+    model = OneLayerTranslatorModel(tiny_config(src_vocab_size=2000, initializer_range=0.05))
+    weights = model.embeddings.word_embeddings.weight
+    assert abs(weights[1:].std().item() - 0.05) < 0.005
+    assert torch.all(weights[model.config.pad_token_id] == 0)
+    assert torch.all(model.lm_head.bias == 0) and torch.all(model.block.attention_norm.weight == 1)
+
+
+def test_translate_ids_does_not_depend_on_batch_padding():
+    model = tiny_model()
+    ids = random_ids(batch=2, length=8)
+    mask = torch.ones_like(ids)
+    mask[1, 4:] = 0
+    ids[1, 4:] = model.config.pad_token_id  # padded positions hold <pad>, as the tokenizer pads
+    together = model.translate_ids(ids, mask)
+    alone = [model.translate_ids(ids[:1]), model.translate_ids(ids[1:2, :4])]
+    assert together == alone[0] + alone[1]
+    limit = 20 - 1  # max_position_embeddings minus the BOS position
+    assert all(len(row) <= limit and 3 not in row for row in together)
+
+
+def test_copy_task_is_learned():
+    """Smoke test (Annotated Transformer style): learn to output the input token at each position."""
+    torch.manual_seed(0)
+    model = tiny_model(src_vocab_size=20, tgt_vocab_size=20, hidden_size=32, intermediate_size=64)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        ids = torch.randint(4, 20, (32, 10))
+        loss = model(ids, labels=ids).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    ids = torch.randint(4, 20, (64, 10))
+    accuracy = (model(ids).logits.argmax(-1) == ids).float().mean().item()
+    assert accuracy > 0.98, accuracy

@@ -1,0 +1,86 @@
+import pytest
+from conftest import SOURCES, TARGETS
+from transformers import AutoTokenizer
+
+from hf_onelayer import OneLayerTranslatorTokenizer
+from hf_onelayer.tokenization_onelayer import train_word_level
+
+
+def test_sources_and_targets_use_their_own_vocabulary(small_tokenizer):
+    tok = small_tokenizer
+    enc = tok(SOURCES[:2], text_target=TARGETS[:2])
+    assert set(enc) == {"input_ids", "attention_mask", "labels"}
+    src_words = tok.source.encode(SOURCES[0], add_special_tokens=False).tokens
+    assert [tok.source.id_to_token(i) for i in enc["input_ids"][0][1:-1]] == src_words
+    assert [tok.target.id_to_token(i) for i in enc["labels"][0][1:-1]] == ["a", "man", "rides", "a", "bike", "."]
+    assert enc["input_ids"][0][0] == tok.bos_token_id and enc["input_ids"][0][-1] == tok.eos_token_id
+    # after text_target the tokenizer is back on the source side
+    assert tok("Zwei Hunde")["input_ids"] == [2, tok.source.token_to_id("zwei"), tok.source.token_to_id("hunde"), 3]
+    assert tok.src_vocab_size != tok.tgt_vocab_size
+
+
+def test_special_tokens_have_fixed_ids(small_tokenizer):
+    tok = small_tokenizer
+    assert (tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2, 3)
+    for side in (tok.source, tok.target):
+        assert [side.id_to_token(i) for i in range(4)] == ["<pad>", "<unk>", "<s>", "</s>"]
+
+
+def test_normalisation_lowercase_nfkc_and_punctuation_split():
+    tok = train_word_level(["Ｃafé, ok!"], min_frequency=1)  # full-width C folds to c under NFKC
+    assert tok.encode("CAFÉ, OK!", add_special_tokens=False).tokens == ["café", ",", "ok", "!"]
+    assert tok.encode("Ｃafé", add_special_tokens=False).tokens == ["café"]
+
+
+def test_min_frequency_two_maps_rare_words_to_unk(small_tokenizer):
+    rare = OneLayerTranslatorTokenizer.train_new(["a a b"], ["x x y"], min_frequency=2)
+    assert rare(text_target="x y")["input_ids"] == [2, rare.target.token_to_id("x"), 1, 3]
+    assert rare.target.token_to_id("y") is None
+
+
+def test_batch_decode_gives_readable_english(small_tokenizer):
+    tok = small_tokenizer
+    labels = tok(text_target=TARGETS)["input_ids"]
+    decoded = tok.batch_decode(labels, skip_special_tokens=True)
+    assert decoded == [t.lower() for t in TARGETS]
+    assert tok.decode(labels[0]) == "<s> a man rides a bike. </s>"
+
+
+def test_detokenize_rules():
+    from hf_onelayer.tokenization_onelayer import detokenize
+
+    assert detokenize("a man ' s t - shirt , ( red ) !".split()) == "a man's t-shirt, (red)!"
+
+
+def test_padding_and_tensors(small_tokenizer):
+    enc = small_tokenizer(SOURCES[:3], padding=True, return_tensors="pt")
+    assert enc["input_ids"].shape[0] == 3
+    lengths = enc["attention_mask"].sum(1).tolist()
+    assert max(lengths) == enc["input_ids"].shape[1] and min(lengths) < max(lengths)
+    assert (enc["input_ids"][enc["attention_mask"] == 0] == 0).all()
+
+
+def test_save_and_load_with_auto_tokenizer(small_tokenizer, tmp_path):
+    small_tokenizer.save_pretrained(tmp_path)
+    assert (tmp_path / "source_tokenizer.json").exists() and (tmp_path / "target_tokenizer.json").exists()
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert isinstance(loaded, OneLayerTranslatorTokenizer)
+    assert loaded(SOURCES, text_target=TARGETS) == small_tokenizer(SOURCES, text_target=TARGETS)
+    assert loaded.get_vocab() == small_tokenizer.get_vocab()
+
+
+def test_mismatched_special_token_ids_are_refused():
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+
+    bad = Tokenizer(WordLevel({"<unk>": 0, "<pad>": 1, "<s>": 2, "</s>": 3}, unk_token="<unk>"))
+    good = train_word_level(["a b"], min_frequency=1)
+    with pytest.raises(ValueError, match="same id in both vocabularies"):
+        OneLayerTranslatorTokenizer(source_tokenizer=good, target_tokenizer=bad)
+
+
+def test_unreadable_tokenizer_file_names_the_file(tmp_path):
+    path = tmp_path / "source_tokenizer.json"
+    path.write_text("not json")
+    with pytest.raises(ValueError, match="source_tokenizer.json"):
+        OneLayerTranslatorTokenizer(source_tokenizer_file=str(path), target_tokenizer_file=str(path))
