@@ -7,7 +7,7 @@ CONFIG ?= training/configs/default.json
 OUTPUT ?= runs/default
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test clean
+.PHONY: install train test bench clean
 
 install: $(STAMP)
 
@@ -21,6 +21,9 @@ train: $(STAMP)
 
 test: $(STAMP)
 	HF_ONELAYER_DATA=$(abspath $(DATA)) $(PY) -m pytest -n 2 --dist loadgroup
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_analysis.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

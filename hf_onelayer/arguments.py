@@ -53,7 +53,7 @@ class OneLayerTrainingArguments(TrainingArguments):
     per_device_train_batch_size: int = 128
     per_device_eval_batch_size: int = 256
     num_train_epochs: float = 10.0
-    lr_scheduler_type: str = "constant"
+    lr_scheduler_type: str = "linear"
     eval_strategy: str = "epoch"
     save_strategy: str = "epoch"
     save_total_limit: int | None = 1

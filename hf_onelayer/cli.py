@@ -7,6 +7,7 @@ COMMANDS = {
     "train": ("hf_onelayer.train", "train a model with transformers.Trainer"),
     "evaluate": ("hf_onelayer.evaluate", "perplexity, BLEU, chrF and token accuracy on a split, as JSON"),
     "translate": ("hf_onelayer.translate", "translate arguments or stdin lines"),
+    "analyze": ("hf_onelayer.analysis.cli", "attention studies (simulate --study N) and trained-model analysis (model)"),
 }
 
 

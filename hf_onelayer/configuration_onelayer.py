@@ -33,6 +33,14 @@ class OneLayerTranslatorConfig(PretrainedConfig):
         initializer_range: standard deviation of the normal initialisation.
         decode_length_ratio, decode_length_offset: when translating a source of ``n`` tokens, the
             model offers ``min(max_position_embeddings, ceil(ratio * n) + offset)`` output positions.
+        src_embedding_dim: width of the source token (and position) embeddings when it differs from
+            ``hidden_size`` (pretrained vectors); a learned projection then maps them to ``hidden_size``.
+        tgt_embedding_dim: width of the output embeddings (the head's weights) when it differs from
+            ``hidden_size``; a learned projection maps the hidden state to it before the head.
+        embedding_layer_norm: a LayerNorm on token + position embeddings (the "BERT embedding").
+        freeze_src_embeddings, freeze_tgt_embeddings: keep the source embedding / head weights fixed.
+        embedding_init: where the embeddings came from and their coverage (written by
+            ``hf_onelayer.embeddings``), so a saved model documents its origin.
     """
 
     model_type = "onelayer_translator"
@@ -58,6 +66,12 @@ class OneLayerTranslatorConfig(PretrainedConfig):
     bos_token_id: int | None = 2
     eos_token_id: int | None = 3
     tie_word_embeddings: bool = False
+    src_embedding_dim: int | None = None
+    tgt_embedding_dim: int | None = None
+    embedding_layer_norm: bool = False
+    freeze_src_embeddings: bool = False
+    freeze_tgt_embeddings: bool = False
+    embedding_init: dict | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -78,6 +92,10 @@ class OneLayerTranslatorConfig(PretrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"OneLayerTranslatorConfig.{name} must be a positive integer, got {value!r}")
+        for name in ("src_embedding_dim", "tgt_embedding_dim"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ValueError(f"OneLayerTranslatorConfig.{name} must be None or a positive integer, got {value!r}")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:

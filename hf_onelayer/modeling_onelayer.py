@@ -51,17 +51,28 @@ class OneLayerTranslatorOutput(ModelOutput):
 
 
 class OneLayerEmbeddings(nn.Module):
-    """Token embedding + learned absolute position embedding (BERT-style, without token types)."""
+    """Token embedding + learned absolute position embedding (BERT-style, without token types).
+
+    With pretrained vectors of another width E (``src_embedding_dim``), both tables are E wide and a
+    learned projection maps their sum (after the optional LayerNorm) to ``hidden_size``.
+    """
 
     def __init__(self, config: OneLayerTranslatorConfig):
         super().__init__()
-        self.word_embeddings = nn.Embedding(config.src_vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        dim = config.src_embedding_dim or config.hidden_size
+        self.word_embeddings = nn.Embedding(config.src_vocab_size, dim, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, dim)
+        self.LayerNorm = nn.LayerNorm(dim, eps=config.layer_norm_eps) if config.embedding_layer_norm else None
+        self.projection = nn.Linear(dim, config.hidden_size, bias=False) if config.src_embedding_dim else None
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids: torch.LongTensor) -> torch.Tensor:
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)  # (B, T, C)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)  # (B, T, E)
+        if self.LayerNorm is not None:
+            x = self.LayerNorm(x)
+        if self.projection is not None:
+            x = self.projection(x)  # (B, T, C)
         return self.dropout(x)
 
 
@@ -171,8 +182,16 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         super().__init__(config)
         self.embeddings = OneLayerEmbeddings(config)
         self.block = OneLayerBlock(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.tgt_vocab_size)
+        head_dim = config.tgt_embedding_dim or config.hidden_size
+        self.head_projection = nn.Linear(config.hidden_size, head_dim, bias=False) if config.tgt_embedding_dim else None
+        self.lm_head = nn.Linear(head_dim, config.tgt_vocab_size)
         self.post_init()
+        self.apply_freezing()
+
+    def apply_freezing(self):
+        """Fix the source embeddings / head weights when the config says so (Trainer skips frozen weights)."""
+        self.embeddings.word_embeddings.weight.requires_grad_(not self.config.freeze_src_embeddings)
+        self.lm_head.weight.requires_grad_(not self.config.freeze_tgt_embeddings)
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings
@@ -236,7 +255,8 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
 
         embedded = self.embeddings(input_ids)  # (B, T, C)
         hidden, weights = self.block(embedded, key_mask, output_attentions)  # (B, T, C)
-        logits = self.lm_head(hidden)  # (B, T, V_tgt)
+        head_input = hidden if self.head_projection is None else self.head_projection(hidden)  # (B, T, E_tgt)
+        logits = self.lm_head(head_input)  # (B, T, V_tgt)
 
         loss = None
         if labels is not None:

@@ -1,0 +1,14 @@
+"""Attention analysis: attention as a categorical distribution, peaked vs diffuse weights and copying,
+averaging two values, a key of uncertain norm and multi-head attention (Monte Carlo, studies 1-4),
+and the heads of trained translators (study 5). See docs/attention.md for the report.
+"""
+
+from .attention_math import attend, attention_weights, effective_support, entropy, peaked_lower_bound
+from .studies import STUDIES, study_averaging, study_categorical, study_peaked, study_uncertain_norm
+from .trained import analyze_model, collect_attention, compare_models, head_statistics
+
+__all__ = [
+    "attend", "attention_weights", "effective_support", "entropy", "peaked_lower_bound", "STUDIES",
+    "study_categorical", "study_peaked", "study_averaging", "study_uncertain_norm", "analyze_model",
+    "collect_attention", "compare_models", "head_statistics",
+]

@@ -1,0 +1,125 @@
+"""The attention analysis module: real properties with fixed seeds."""
+
+import json
+import math
+
+import pytest
+import torch
+from conftest import SOURCES, TARGETS, tiny_model
+
+from hf_onelayer.analysis import (
+    attend,
+    attention_weights,
+    effective_support,
+    entropy,
+    study_averaging,
+    study_categorical,
+    study_peaked,
+    study_uncertain_norm,
+)
+from hf_onelayer.analysis.cli import main as analyze_main
+from hf_onelayer.analysis.trained import analyze_model, compare_models
+
+
+def test_weights_are_a_categorical_distribution():
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randn(500, 12, generator=g) * 5
+    mask = torch.rand(500, 12, generator=g) > 0.3
+    mask[:, 0] = True
+    alpha = attention_weights(scores, mask)
+    assert torch.all(alpha >= 0)
+    torch.testing.assert_close(alpha.sum(-1), torch.ones(500))
+    assert torch.all(alpha[~mask] == 0)
+
+
+def test_entropy_and_effective_support_bounds():
+    one_hot = torch.eye(5)
+    uniform = torch.full((1, 5), 0.2)
+    assert torch.allclose(entropy(one_hot), torch.zeros(5)) and torch.allclose(effective_support(one_hot), torch.ones(5))
+    assert entropy(uniform).item() == pytest.approx(math.log(5)) and effective_support(uniform).item() == pytest.approx(5)
+
+
+def test_attend_is_the_expected_value_of_v_under_alpha():
+    g = torch.Generator().manual_seed(1)
+    q, k, v = torch.randn(7, 4, generator=g), torch.randn(7, 6, 4, generator=g), torch.randn(7, 6, 3, generator=g)
+    alpha, c = attend(q, k, v)
+    torch.testing.assert_close(alpha, torch.softmax((k @ q[..., None]).squeeze(-1), -1))
+    torch.testing.assert_close(c, (alpha[..., None] * v).sum(1))
+
+
+def test_study1_numbers():
+    out = study_categorical(samples=2000)
+    for row in out["by_scale"]:
+        assert row["min_weight"] >= 0 and row["max_abs_sum_minus_1"] < 1e-5 and row["entropy_within_bounds"]
+    supports = [row["effective_support"]["mean"] for row in out["by_scale"]]
+    assert supports == sorted(supports, reverse=True)  # larger score scale -> fewer positions
+
+
+def test_study2_peakedness_is_monotone_in_the_margin_and_c_copies_v():
+    out = study_peaked(samples=800)
+    rows = out["by_margin"]
+    max_w = [r["max_weight"] for r in rows]
+    ent = [r["entropy"] for r in rows]
+    assert all(b > a for a, b in zip(max_w, max_w[1:])), max_w
+    assert all(b < a for a, b in zip(ent, ent[1:])), ent
+    for r in rows:
+        assert r["top_weight_min"] >= r["lower_bound"] - 1e-6
+        assert r["copy_error"] <= r["copy_error_bound"] + 1e-5
+    assert rows[-1]["max_weight"] > 0.999 and rows[-1]["relative_copy_error"] < 1e-3
+    by_norm = [r["max_weight"] for r in out["by_q_norm"] if r["n"] == out["n"]]
+    assert by_norm[-1] > 0.99 > by_norm[0]
+
+
+def test_study3_error_falls_as_beta_grows():
+    out = study_averaging(samples=1000, betas=(0.5, 1, 2, 4, 8), alphas=(0.0, 1e-4), ns=(8,), ds=(32,))
+    errors = [r["error"] for r in out["by_beta"]]
+    assert all(b < a for a, b in zip(errors, errors[1:])), errors
+    exact = [r["relative_error"] for r in out["by_alpha"] if r["alpha"] == 0.0]
+    assert exact[-1] < 0.01  # noise-free keys: c is the average to within 1 %
+
+
+def test_study4_one_head_varies_ten_times_more_than_two_heads():
+    out = study_uncertain_norm(samples=20000, betas=(4, 10))
+    var = out["projection_variance"]
+    assert var["single"] >= 10 * var["multi"]
+    assert out["variance_ratio_ci95"][0] >= 10
+    assert var["single"] > 10 * var["fixed"]  # far more than with study 3's keys
+    assert out["share_near_va"] > 0.2 and out["share_near_vb"] > 0.2  # c swings to either value
+
+
+@pytest.fixture()
+def tiny_trained(small_tokenizer):
+    model = tiny_model(src_vocab_size=small_tokenizer.src_vocab_size, tgt_vocab_size=small_tokenizer.tgt_vocab_size)
+    enc = small_tokenizer(SOURCES, text_target=TARGETS)
+    from hf_onelayer.data import TranslationCollator
+
+    feats = [{"input_ids": i, "labels": [-100] + l[1:]} for i, l in zip(enc["input_ids"], enc["labels"])]
+    batch = TranslationCollator(pad_token_id=0)(feats)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(30):
+        loss = model(**batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def test_trained_model_analysis_finds_zero_weight_on_padding(tiny_trained, small_tokenizer, tmp_path):
+    stats = analyze_model(tiny_trained, small_tokenizer, SOURCES, SOURCES[:2], out_dir=str(tmp_path), label="tiny")
+    assert stats["padded_key_max_weight"] == 0.0
+    assert stats["sentences"] == len(SOURCES) and len(stats["heads"]) == 2
+    for head in stats["heads"]:
+        assert 0 <= head["entropy_mean"] <= stats["uniform_entropy_mean"] + 1e-6
+        assert 0 <= head["peaked_share"] <= 1 and 0 <= head["diagonal_mass"] <= 1
+    for figure in stats["figures"]:
+        assert figure.endswith(".png") and (tmp_path / figure.split("/")[-1]).stat().st_size > 1000
+    both = compare_models([("a", tiny_trained, small_tokenizer), ("b", tiny_model(src_vocab_size=small_tokenizer.src_vocab_size, tgt_vocab_size=small_tokenizer.tgt_vocab_size), small_tokenizer)], SOURCES, str(tmp_path))
+    assert both["a"]["heads"] != both["b"]["heads"]
+
+
+def test_simulate_cli_writes_png_json_and_markdown(tmp_path):
+    analyze_main(["simulate", "--study", "1", "--samples", "300", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["study"] == 1 and (tmp_path / "summary.md").exists()
+    assert (tmp_path / "study1_effective_support.png").stat().st_size > 1000

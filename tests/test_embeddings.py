@@ -1,0 +1,162 @@
+"""Pretrained embedding initializers: loaders, coverage, projection, freezing, save/load, malformed files."""
+
+import struct
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from hf_onelayer.embeddings import (
+    VectorFileError,
+    parse_spec,
+    prepare_init,
+    read_vectors,
+    token_counts,
+)
+from hf_onelayer.tokenization_onelayer import train_word_level
+
+WORDS = ["hund", "katze", "haus", "baum", "mann", "frau"]
+
+
+@pytest.fixture()
+def side():
+    """A word-level tokenizer side with vocabulary <pad> <unk> <s> </s> + WORDS (+ '.')."""
+    return train_word_level([" ".join(WORDS) + " ."] * 2, min_frequency=1)
+
+
+def write_text(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def glove_lines(vectors: dict[str, list[float]]):
+    return [w + " " + " ".join(f"{x:.4f}" for x in v) for w, v in vectors.items()]
+
+
+def test_glove_exact_then_lowercase_match_and_coverage(side, tmp_path):
+    vecs = {"Hund": [1, 1, 1], "hund": [2, 2, 2], "KATZE": [3, 3, 3], "Haus": [4, 4, 4], "other": [9, 9, 9]}
+    path = write_text(tmp_path / "g.txt", glove_lines(vecs))
+    counts = Counter({side.token_to_id("hund"): 10, side.token_to_id("katze"): 5, side.token_to_id("baum"): 5,
+                      1: 0})
+    init = prepare_init(f"glove:{path}", side, counts, uncovered="mean")
+    hund, katze, haus = (side.token_to_id(w) for w in ("hund", "katze", "haus"))
+    assert init.matrix[hund].tolist() == [2, 2, 2]  # exact match beats the lowercased 'Hund'
+    assert init.matrix[katze].tolist() == [3, 3, 3] and init.matrix[haus].tolist() == [4, 4, 4]
+    assert init.info["covered_types"] == 3 and init.info["vocab_types"] == len(WORDS) + 1
+    assert init.info["type_coverage"] == pytest.approx(3 / 7)
+    assert init.info["token_coverage"] == pytest.approx(15 / 20)
+    baum = side.token_to_id("baum")
+    assert torch.allclose(init.matrix[baum], torch.tensor([3.0, 3.0, 3.0]))  # mean of the covered vectors
+
+
+def test_uncovered_random_init_has_the_pretrained_scale(side, tmp_path):
+    rng = np.random.default_rng(0)
+    vecs = {w: (rng.standard_normal(200) * 0.5).tolist() for w in WORDS[:3]}
+    path = write_text(tmp_path / "g.txt", glove_lines(vecs))
+    init = prepare_init(f"glove:{path}", side, Counter(), uncovered="random")
+    rest = init.matrix[~init.covered][4:]  # skip the special rows
+    assert 0.4 < rest.std().item() < 0.6
+
+
+def test_word2vec_binary_and_text_from_a_gensim_model(side, tmp_path):
+    from gensim.models import Word2Vec
+
+    sentences = [WORDS, WORDS[::-1], ["hund", "haus"]] * 20
+    kv = Word2Vec(sentences, vector_size=8, min_count=1, seed=0, workers=1, epochs=2).wv
+    kv.save_word2vec_format(str(tmp_path / "w.bin"), binary=True)
+    kv.save_word2vec_format(str(tmp_path / "w.txt"), binary=False)
+    for name in ("w.bin", "w.txt"):
+        vectors = read_vectors("word2vec", str(tmp_path / name), set(WORDS))
+        assert vectors.dim == 8 and set(vectors.words) == set(WORDS) and vectors.total_in_file == len(kv)
+        for word, row in zip(vectors.words, vectors.matrix):
+            np.testing.assert_allclose(row, kv[word], rtol=1e-5, atol=1e-6)
+
+
+def test_fasttext_vec_with_header(side, tmp_path):
+    path = write_text(tmp_path / "cc.de.vec", ["3 2", "hund 1 2", "Katze 3 4", "x 5 6"])
+    init = prepare_init(f"fasttext:{path}", side, Counter())
+    assert init.info["covered_types"] == 2 and init.matrix[side.token_to_id("katze")].tolist() == [3, 4]
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["hund 1 2 3", "katze 1 2"], r"g\.txt:2: 2 numbers where earlier lines have 3"),
+    (["hund 1 2 3", "katze 1 x 3"], r"g\.txt:2: non-numeric field 'x' in column 3"),
+    (["hund 1 2 3", "katze 1 2 3 4"], r"g\.txt:2: 4 numbers where earlier lines have 3"),
+    (["hund 1 2", "", "katze 1 2"], r"g\.txt:2: empty line"),
+])
+def test_malformed_glove_files_name_file_and_line(side, tmp_path, lines, message):
+    path = write_text(tmp_path / "g.txt", lines)
+    with pytest.raises(VectorFileError, match=message):
+        read_vectors("glove", path, set(WORDS))
+
+
+def test_empty_file_and_header_count_mismatch(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(VectorFileError, match="empty file"):
+        read_vectors("glove", str(tmp_path / "empty.txt"), set(WORDS))
+    path = write_text(tmp_path / "v.vec", ["5 2", "hund 1 2", "katze 3 4"])
+    with pytest.raises(VectorFileError, match=r"v\.vec:1: header declares 5 vectors but the file has 2"):
+        read_vectors("fasttext", path, set(WORDS))
+    path = write_text(tmp_path / "nohead.vec", ["hund 1 2", "katze 3 4"])
+    with pytest.raises(VectorFileError, match=r"nohead\.vec:1: expected a header"):
+        read_vectors("fasttext", path, set(WORDS))
+
+
+def test_binary_word2vec_header_mismatch_and_truncation(tmp_path):
+    record = b"hund " + struct.pack("<2f", 1.0, 2.0) + b"\n"
+    (tmp_path / "a.bin").write_bytes(b"3 2\n" + record)
+    with pytest.raises(VectorFileError, match="header declares 3 vectors but the file has 1"):
+        read_vectors("word2vec", str(tmp_path / "a.bin"), set(WORDS))
+    (tmp_path / "b.bin").write_bytes(b"1 2\n" + record[:-4])
+    with pytest.raises(VectorFileError, match="cut short"):
+        read_vectors("word2vec", str(tmp_path / "b.bin"), set(WORDS))
+
+
+def test_pickles_are_refused_unless_allowed(tmp_path):
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=2)
+    kv.add_vectors(["hund", "katze"], np.array([[1, 2], [3, 4]], dtype=np.float32))
+    kv.save(str(tmp_path / "vectors.kv"))
+    with pytest.raises(VectorFileError, match="refusing to unpickle"):
+        read_vectors("word2vec", str(tmp_path / "vectors.kv"), set(WORDS))
+    vectors = read_vectors("word2vec", str(tmp_path / "vectors.kv"), set(WORDS), allow_pickle=True)
+    assert set(vectors.words) == {"hund", "katze"}
+
+
+def test_spec_parsing():
+    assert parse_spec("glove:/x/y.txt") == ("glove", "/x/y.txt")
+    with pytest.raises(ValueError, match="KIND:PATH"):
+        parse_spec("elmo:/x")
+
+
+def make_tiny_bert(folder, words):
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hund", "kat", "##ze", "haus", "baum"]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=40)
+    BertModel(config).save_pretrained(folder)
+    return BertModel.from_pretrained(folder), vocab
+
+
+def test_bert_rows_and_wordpiece_means(side, tmp_path):
+    bert, vocab = make_tiny_bert(tmp_path, WORDS)
+    table = bert.embeddings.word_embeddings.weight.detach()
+    counts = token_counts(side, [" ".join(WORDS)])
+    init = prepare_init(f"bert:{tmp_path}", side, counts)
+    assert torch.allclose(init.matrix[side.token_to_id("hund")], table[vocab.index("hund")])
+    expected = (table[vocab.index("kat")] + table[vocab.index("##ze")]) / 2
+    assert torch.allclose(init.matrix[side.token_to_id("katze")], expected, atol=1e-6)
+    assert not init.covered[side.token_to_id("mann")]  # 'mann' -> [UNK]: stays uncovered
+    assert init.info["single_piece_words"] == 3 and init.info["piece_mean_words"] == 1
+    assert init.extras["position_embeddings"].shape == (40, 16) and len(init.extras["layer_norm"]) == 3
+
+
+def test_bert_hub_id_offline_fails_fast(side):
+    with pytest.raises(ConnectionError, match="HF_HUB_OFFLINE"):
+        prepare_init("bert:bert-base-german-cased", side, Counter())
