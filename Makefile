@@ -7,7 +7,7 @@ CONFIG ?= training/configs/default.json
 OUTPUT ?= runs/default
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test bench clean
+.PHONY: install train test bench attention-report clean
 
 install: $(STAMP)
 
@@ -24,6 +24,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_analysis.py
+	$(PY) benchmarks/bench_embeddings.py
+
+# Figures and numbers of docs/attention.md (MODEL: a trained folder, COMPARE: a second one)
+MODEL ?= runs/default
+COMPARE ?= runs/constant
+attention-report: $(STAMP)
+	for n in 1 2 3 4; do $(PY) -m hf_onelayer.cli analyze simulate --study $$n --out docs/attention/study$$n || exit 1; done
+	$(PY) -m hf_onelayer.cli analyze model --model $(MODEL) --compare $(COMPARE) --data_dir $(DATA) --split val \
+		--max_sentences 1014 --out docs/attention/trained
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

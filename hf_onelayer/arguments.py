@@ -25,6 +25,16 @@ class ModelArguments:
     norm_position: str = field(default="post", metadata={"help": "'post' (course model) or 'pre'"})
     attn_implementation: str = field(default="sdpa", metadata={"help": "'sdpa' or 'eager'"})
     min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words seen at least this often"})
+    src_embeddings: str | None = field(
+        default=None, metadata={"help": "initialise source embeddings: bert:PATH_OR_ID | glove:PATH | word2vec:PATH | fasttext:PATH"}
+    )
+    tgt_embeddings: str | None = field(default=None, metadata={"help": "initialise the head's weights, same forms"})
+    freeze_src_embeddings: bool = field(default=False, metadata={"help": "keep the source embeddings fixed"})
+    freeze_tgt_embeddings: bool = field(default=False, metadata={"help": "keep the head's weights fixed"})
+    embedding_projection: str = field(default="learned", metadata={"help": "'learned' projection or 'pca' when dims differ"})
+    bert_embedding: bool = field(default=False, metadata={"help": "also copy BERT position embeddings and LayerNorm"})
+    uncovered_init: str = field(default="random", metadata={"help": "uncovered words: 'random' (pretrained scale) or 'mean'"})
+    allow_pickle: bool = field(default=False, metadata={"help": "allow gensim pickles (only for files you trust)"})
 
 
 @dataclass

@@ -7,6 +7,8 @@ COMMANDS = {
     "train": ("hf_onelayer.train", "train a model with transformers.Trainer"),
     "evaluate": ("hf_onelayer.evaluate", "perplexity, BLEU, chrF and token accuracy on a split, as JSON"),
     "translate": ("hf_onelayer.translate", "translate arguments or stdin lines"),
+    "pretrain-vectors": ("hf_onelayer.pretrain_vectors", "word2vec and GloVe vectors trained on the training split"),
+    "model-card": ("hf_onelayer.model_card", "write the model card of a trained run from its metrics"),
     "analyze": ("hf_onelayer.analysis.cli", "attention studies (simulate --study N) and trained-model analysis (model)"),
 }
 

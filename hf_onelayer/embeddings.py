@@ -211,14 +211,18 @@ def read_word2vec_binary(path: str, wanted: set[str]) -> Vectors:
 
 
 def _looks_binary(path: str) -> bool:
+    """word2vec binary or text? Text when the first record is a UTF-8 line of a word and DIM numbers."""
     with open(path, "rb") as handle:
-        handle.readline()
-        sample = handle.read(4096)
+        header = handle.readline().split()
+        first = handle.readline(1 << 20)
+    if len(header) != 2 or not header[1].isdigit():
+        return False  # no usable header: let the text reader report it
     try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return error.start < len(sample) - 4  # not just a character cut at the sample's end
-    return False
+        fields = first.decode("utf-8").split()
+        [float(x) for x in fields[1:]]
+    except (UnicodeDecodeError, ValueError):
+        return True
+    return len(fields) != int(header[1]) + 1
 
 
 def _is_pickle(path: str) -> bool:
@@ -369,6 +373,68 @@ def pca_reduce(matrix: torch.Tensor, dim: int) -> torch.Tensor:
     """Project rows onto their top ``dim`` principal components (centred), keeping the original scale."""
     if dim >= matrix.shape[1]:
         raise ValueError(f"PCA to {dim} dims needs vectors wider than that, got {matrix.shape[1]}")
+    if dim > matrix.shape[0]:
+        raise ValueError(f"PCA to {dim} dims needs at least {dim} vectors, got {matrix.shape[0]}")
     mean = matrix.mean(0, keepdim=True)
     _, _, v = torch.linalg.svd(matrix - mean, full_matrices=False)
     return (matrix - mean) @ v[:dim].T
+
+
+def build_model(config, src: EmbeddingInit | None = None, tgt: EmbeddingInit | None = None,
+                projection: str = "learned", bert_embedding: bool = False, freeze_src: bool = False,
+                freeze_tgt: bool = False):
+    """A new ``OneLayerTranslatorModel`` whose source embeddings / head weights start from ``src`` / ``tgt``.
+
+    Vectors narrower or wider than ``hidden_size`` get a learned projection (``projection="learned"``,
+    part of the model weights) or are reduced by PCA (``"pca"``, wider vectors only). With
+    ``bert_embedding`` the BERT position embeddings and embedding LayerNorm are copied too. The config
+    records the origin and coverage of each side in ``embedding_init``.
+    """
+    from .modeling_onelayer import OneLayerTranslatorModel
+
+    if projection not in ("learned", "pca"):
+        raise ValueError(f"projection must be 'learned' or 'pca', got {projection!r}")
+    hidden = config.hidden_size
+    record = {}
+    matrices = {}
+    for side, init in (("src", src), ("tgt", tgt)):
+        if init is None:
+            continue
+        matrix = init.matrix
+        info = dict(init.info, projection=None, frozen=freeze_src if side == "src" else freeze_tgt)
+        if matrix.shape[1] != hidden:
+            if projection == "pca" and matrix.shape[1] > hidden and not (side == "src" and bert_embedding):
+                matrix = pca_reduce(matrix, hidden)
+                info["projection"] = f"pca {init.info['dim']}->{hidden}"
+            else:
+                setattr(config, f"{side}_embedding_dim", matrix.shape[1])
+                info["projection"] = f"learned {init.info['dim']}->{hidden}" if side == "src" else \
+                    f"learned {hidden}->{init.info['dim']}"
+        matrices[side] = matrix
+        record[side] = info
+    if bert_embedding:
+        if src is None or "position_embeddings" not in src.extras:
+            raise ValueError("bert_embedding needs a BERT source initializer (--src_embeddings bert:...)")
+        config.embedding_layer_norm = "layer_norm" in src.extras
+        record["src"]["bert_embedding"] = True
+    config.freeze_src_embeddings = bool(freeze_src and src is not None)
+    config.freeze_tgt_embeddings = bool(freeze_tgt and tgt is not None)
+    config.embedding_init = record or None
+    model = OneLayerTranslatorModel(config)
+    with torch.no_grad():
+        if "src" in matrices:
+            model.embeddings.word_embeddings.weight.copy_(matrices["src"])
+            model.embeddings.word_embeddings.weight[config.pad_token_id].zero_()
+        if "tgt" in matrices:
+            model.lm_head.weight.copy_(matrices["tgt"])
+        if bert_embedding:
+            positions = src.extras["position_embeddings"]
+            if positions.shape[0] < config.max_position_embeddings:
+                raise ValueError(f"BERT has {positions.shape[0]} positions, fewer than max_position_embeddings="
+                                 f"{config.max_position_embeddings}")
+            model.embeddings.position_embeddings.weight.copy_(positions[: config.max_position_embeddings])
+            if "layer_norm" in src.extras:
+                weight, bias, _ = src.extras["layer_norm"]
+                model.embeddings.LayerNorm.weight.copy_(weight)
+                model.embeddings.LayerNorm.bias.copy_(bias)
+    return model

@@ -174,6 +174,15 @@ class OneLayerTranslatorPreTrainedModel(PreTrainedModel):
         """Normal(0, initializer_range) for Linear and Embedding, zero biases and padding row, unit LayerNorms."""
         super()._init_weights(module)
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """Load as usual, then re-apply the config's freezing (loading recreates the parameters)."""
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        if hasattr(model, "apply_freezing"):
+            model.apply_freezing()
+        return loaded
+
 
 class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
     """Token embedding + position embedding -> one attention/feed-forward block -> linear head."""
@@ -245,7 +254,7 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         output_hidden_states = (
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
-        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        return_dict = self.config.return_dict if return_dict is None else return_dict
         self._check_inputs(input_ids, labels)
 
         if attention_mask is None:

@@ -70,8 +70,10 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         unk_token="<unk>",
         bos_token="<s>",
         eos_token="</s>",
+        min_frequency: int | None = None,
         **kwargs,
     ):
+        self.min_frequency = min_frequency  # recorded in tokenizer_config.json
         self.source = source_tokenizer if source_tokenizer is not None else _load(source_tokenizer_file, "source")
         self.target = target_tokenizer if target_tokenizer is not None else _load(target_tokenizer_file, "target")
         for token in (pad_token, unk_token, bos_token, eos_token):
@@ -83,7 +85,8 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         self._current = self.source
         kwargs.setdefault("special_tokens_pattern", "bos_eos")
         kwargs.setdefault("clean_up_tokenization_spaces", False)
-        super().__init__(pad_token=pad_token, unk_token=unk_token, bos_token=bos_token, eos_token=eos_token, **kwargs)
+        super().__init__(pad_token=pad_token, unk_token=unk_token, bos_token=bos_token, eos_token=eos_token,
+                         min_frequency=min_frequency, **kwargs)
 
     @classmethod
     def train_new(cls, source_texts, target_texts, min_frequency: int = 2, **kwargs) -> "OneLayerTranslatorTokenizer":
@@ -91,6 +94,7 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         return cls(
             source_tokenizer=train_word_level(source_texts, min_frequency),
             target_tokenizer=train_word_level(target_texts, min_frequency),
+            min_frequency=min_frequency,
             **kwargs,
         )
 

@@ -9,6 +9,7 @@ and ``all_results.json`` (train, val and test metrics, world size, truncation co
 
 import logging
 import os
+import shutil
 import sys
 
 import transformers
@@ -17,7 +18,9 @@ from transformers import Trainer, set_seed
 from .arguments import DataArguments, ModelArguments, OneLayerTrainingArguments, parse
 from .configuration_onelayer import OneLayerTranslatorConfig
 from .data import TranslationCollator, load_translation_data, tokenize_split
+from .embeddings import build_model, prepare_init, token_counts
 from .metrics import TranslationMetrics, preprocess_logits_for_metrics
+from .model_card import build_card
 from .modeling_onelayer import OneLayerTranslatorModel
 from .tokenization_onelayer import OneLayerTranslatorTokenizer
 
@@ -98,6 +101,20 @@ def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslato
     return tokenizer
 
 
+def build_model_from_args(config, tokenizer, train_raw, model_args, seed: int) -> OneLayerTranslatorModel:
+    """A new model, with pretrained embeddings where ``--src_embeddings`` / ``--tgt_embeddings`` ask for them."""
+    if not (model_args.src_embeddings or model_args.tgt_embeddings):
+        return OneLayerTranslatorModel(config)
+    inits = {}
+    for side, spec, texts, vocab in (("src", model_args.src_embeddings, train_raw["de"], tokenizer.source),
+                                     ("tgt", model_args.tgt_embeddings, train_raw["en"], tokenizer.target)):
+        if spec:
+            inits[side] = prepare_init(spec, vocab, token_counts(vocab, texts), model_args.uncovered_init, seed,
+                                       model_args.allow_pickle)
+    return build_model(config, inits.get("src"), inits.get("tgt"), model_args.embedding_projection,
+                       model_args.bert_embedding, model_args.freeze_src_embeddings, model_args.freeze_tgt_embeddings)
+
+
 def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args = parse(
         (ModelArguments, DataArguments, OneLayerTrainingArguments),
@@ -136,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         eos_token_id=tokenizer.eos_token_id,
         attn_implementation=model_args.attn_implementation,
     )
-    model = OneLayerTranslatorModel(config)
+    model = build_model_from_args(config, tokenizer, train_raw, model_args, training_args.seed)
     logger.info("model: %s parameters, config %s", f"{model.num_parameters():,}", config.to_json_string())
 
     max_len = config.max_position_embeddings
@@ -158,6 +175,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()  # model, tokenizer and their remote code
+    trainer.save_state()  # trainer_state.json: the per-epoch eval history
+    if trainer.is_world_process_zero():
+        shutil.rmtree(os.path.join(training_args.output_dir, "tokenizer"), ignore_errors=True)  # saved above it
 
     metrics = dict(train_result.metrics)
     metrics.update(truncated)
@@ -169,6 +189,9 @@ def main(argv: list[str] | None = None) -> dict:
             metrics[f"{prefix}_samples"] = len(splits[name])
     trainer.log_metrics("all", metrics)
     trainer.save_metrics("all", metrics, combined=False)
+    if trainer.is_world_process_zero():
+        command = "hf-onelayer train " + " ".join(sys.argv[1:] if argv is None else argv)
+        build_card(training_args.output_dir, command).save(os.path.join(training_args.output_dir, "README.md"))
     return metrics
 
 

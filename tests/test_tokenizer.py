@@ -16,7 +16,8 @@ def test_sources_and_targets_use_their_own_vocabulary(small_tokenizer):
     assert enc["input_ids"][0][0] == tok.bos_token_id and enc["input_ids"][0][-1] == tok.eos_token_id
     # after text_target the tokenizer is back on the source side
     assert tok("Zwei Hunde")["input_ids"] == [2, tok.source.token_to_id("zwei"), tok.source.token_to_id("hunde"), 3]
-    assert tok.src_vocab_size != tok.tgt_vocab_size
+    assert tok.source.get_vocab() != tok.target.get_vocab()
+    assert tok.src_vocab_size == tok.source.get_vocab_size() and tok.tgt_vocab_size == tok.target.get_vocab_size()
 
 
 def test_special_tokens_have_fixed_ids(small_tokenizer):

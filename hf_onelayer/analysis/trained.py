@@ -64,8 +64,9 @@ def head_statistics(rows, peak_threshold: float = 0.9) -> dict:
             "diagonal_mass": diag.mean().item(),
             "mean_distance": dist.mean().item(),
         })
+    # uniform attention over the same query rows (each row of an n-token sentence: log n)
     lengths = torch.tensor([w.shape[-1] for _, w in rows], dtype=torch.double)
-    stats["uniform_entropy_mean"] = torch.log(lengths).mean().item()
+    stats["uniform_entropy_mean"] = ((lengths * lengths.log()).sum() / lengths.sum()).item()
     stats["sentences"] = len(rows)
     return stats
 

