@@ -7,6 +7,7 @@ Every command takes flags, or one JSON file first and flags after it that overri
 import json
 from dataclasses import dataclass, field
 
+import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 
@@ -72,6 +73,9 @@ class OneLayerTrainingArguments(TrainingArguments):
     greater_is_better: bool | None = False
     logging_steps: float = 50
     report_to: None | str | list[str] = "tensorboard"
+    # Without it, two processes from `accelerate launch --multi_gpu` on a CPU-only machine each train
+    # alone (transformers leaves DDP off); with it they form one gloo DDP group.
+    use_cpu: bool = not torch.cuda.is_available()
 
 
 def json_to_argv(path: str) -> list[str]:
