@@ -255,3 +255,30 @@ def test_real_minilm_covers_english_and_splits_german(data_dir):
     single_en = english.info["single_piece_words"] / english.info["covered_types"]
     single_de = german.info["single_piece_words"] / german.info["covered_types"]
     assert single_en > 0.8 and single_de < 0.5  # German words mostly break into English pieces
+
+
+def test_cooccurrence_counts_weight_by_inverse_distance():
+    from hf_onelayer.pretrain_vectors import cooccurrences
+
+    rows, cols, values = cooccurrences([["a", "b", "c"]], {"a": 0, "b": 1, "c": 2}, window=2)
+    counts = {(int(r), int(c)): float(v) for r, c, v in zip(rows, cols, values)}
+    assert counts == {(0, 1): 1.0, (1, 0): 1.0, (0, 2): 0.5, (2, 0): 0.5, (1, 2): 1.0, (2, 1): 1.0}
+
+
+def test_pretrain_vectors_writes_files_the_loaders_read(tmp_path):
+    from hf_onelayer.pretrain_vectors import main as pretrain_main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    de = ["ein hund läuft im park", "eine katze schläft im haus", "ein mann liest ein buch"] * 30
+    en = ["a dog runs in the park", "a cat sleeps in the house", "a man reads a book"] * 30
+    for stem in ("train", "val", "test_2016_flickr"):
+        (data / f"{stem}.de").write_text("\n".join(de) + "\n")
+        (data / f"{stem}.en").write_text("\n".join(en) + "\n")
+    report = pretrain_main(["--data_dir", str(data), "--out", str(tmp_path / "vec"), "--dim", "8",
+                            "--word2vec_epochs", "2", "--glove_epochs", "30"])
+    first, last = report["en"]["glove_loss_first_last"]
+    assert last < 0.5 * first  # the weighted least-squares objective is being minimised
+    for kind, name in (("word2vec", "word2vec.en.bin"), ("word2vec", "word2vec.en.txt"), ("glove", "glove.en.txt")):
+        vectors = read_vectors(kind, str(tmp_path / "vec" / name), {"dog", "cat", "the"})
+        assert vectors.dim == 8 and set(vectors.words) == {"dog", "cat", "the"}
