@@ -24,6 +24,8 @@ class ModelArguments:
     hidden_dropout_prob: float = 0.1
     attention_probs_dropout_prob: float = 0.1
     norm_position: str = field(default="post", metadata={"help": "'post' (course model) or 'pre'"})
+    embedding_layer_norm: bool = field(default=True, metadata={"help": "LayerNorm on token + position embeddings (BERT)"})
+    initializer_range: float = field(default=0.02, metadata={"help": "std of the normal initialisation"})
     attn_implementation: str = field(default="sdpa", metadata={"help": "'sdpa' or 'eager'"})
     min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words seen at least this often"})
     src_embeddings: str | None = field(

@@ -15,7 +15,8 @@ class OneLayerTranslatorConfig(PretrainedConfig):
     r"""Configuration of [`OneLayerTranslatorModel`].
 
     Defaults follow the course model: hidden 128, 2 heads, query/key and value dimension 96 per head
-    (not tied to ``hidden_size // num_attention_heads``), feed-forward 2048, post-norm.
+    (not tied to ``hidden_size // num_attention_heads``), feed-forward 2048, post-norm; the embeddings
+    are BERT's (token + position, then LayerNorm).
 
     Args:
         src_vocab_size: size of the source (German) vocabulary; rows of the token embedding.
@@ -37,7 +38,9 @@ class OneLayerTranslatorConfig(PretrainedConfig):
             ``hidden_size`` (pretrained vectors); a learned projection then maps them to ``hidden_size``.
         tgt_embedding_dim: width of the output embeddings (the head's weights) when it differs from
             ``hidden_size``; a learned projection maps the hidden state to it before the head.
-        embedding_layer_norm: a LayerNorm on token + position embeddings (the "BERT embedding").
+        embedding_layer_norm: a LayerNorm on token + position embeddings, as BERT has (default). Without
+            it the embeddings enter attention at the scale of ``initializer_range`` and the query/key
+            weights must first grow ~100x before attention can sharpen.
         freeze_src_embeddings, freeze_tgt_embeddings: keep the source embedding / head weights fixed.
         embedding_init: where the embeddings came from and their coverage (written by
             ``hf_onelayer.embeddings``), so a saved model documents its origin.
@@ -68,7 +71,7 @@ class OneLayerTranslatorConfig(PretrainedConfig):
     tie_word_embeddings: bool = False
     src_embedding_dim: int | None = None
     tgt_embedding_dim: int | None = None
-    embedding_layer_norm: bool = False
+    embedding_layer_norm: bool = True
     freeze_src_embeddings: bool = False
     freeze_tgt_embeddings: bool = False
     embedding_init: dict | None = None

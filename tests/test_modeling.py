@@ -22,6 +22,9 @@ def course_forward(model, ids):
     p = {name: t.detach() for name, t in model.named_parameters()}
     T = ids.shape[0]
     x = p["embeddings.word_embeddings.weight"][ids] + p["embeddings.position_embeddings.weight"][:T]
+    if c.embedding_layer_norm:  # BERT's embedding LayerNorm (the course model has none)
+        x = F.layer_norm(x, (c.hidden_size,), p["embeddings.LayerNorm.weight"], p["embeddings.LayerNorm.bias"],
+                         c.layer_norm_eps)
     heads = []
     for h in range(c.num_attention_heads):
         qk = slice(h * c.head_dim_qk, (h + 1) * c.head_dim_qk)
@@ -43,9 +46,14 @@ def course_forward(model, ids):
     return x @ p["lm_head.weight"].T + p["lm_head.bias"]
 
 
+@pytest.mark.parametrize("embedding_layer_norm", [False, True])
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])
-def test_logits_equal_the_course_forward_pass(attn):
-    model = tiny_model(attn_implementation=attn)
+def test_logits_equal_the_course_forward_pass(attn, embedding_layer_norm):
+    model = tiny_model(attn_implementation=attn, embedding_layer_norm=embedding_layer_norm)
+    with torch.no_grad():  # move the LayerNorm off its identity init so the test sees it
+        for param in model.parameters():
+            if param.dim() == 1:
+                param.add_(0.1 * torch.randn_like(param))
     ids = random_ids()
     logits = model(ids).logits
     assert logits.shape == (3, 11, 77)
