@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 DATA ?= ../shared/data/multi30k
 CONFIG ?= training/configs/default.json
 OUTPUT ?= runs/default
+ARGS ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: install train test bench attention-report clean
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 train: $(STAMP)
-	$(PY) training/train.py $(CONFIG) --data_dir $(DATA) --output_dir $(OUTPUT)
+	$(PY) training/train.py $(CONFIG) --data_dir $(DATA) --output_dir $(OUTPUT) $(ARGS)
 
 test: $(STAMP)
 	HF_ONELAYER_DATA=$(abspath $(DATA)) $(PY) -m pytest -n 2 --dist loadgroup
@@ -26,9 +27,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_analysis.py
 	$(PY) benchmarks/bench_embeddings.py
 
-# Figures and numbers of docs/attention.md (MODEL: a trained folder, COMPARE: a second one)
+# Figures and numbers of docs/attention.md. MODEL: a trained folder; COMPARE: a second one, e.g. from
+#   make train OUTPUT=runs/no_ln ARGS="--embedding_layer_norm false"
 MODEL ?= runs/default
-COMPARE ?= runs/constant
+COMPARE ?= runs/no_ln
 attention-report: $(STAMP)
 	for n in 1 2 3 4; do $(PY) -m hf_onelayer.cli analyze simulate --study $$n --out docs/attention/study$$n || exit 1; done
 	$(PY) -m hf_onelayer.cli analyze model --model $(MODEL) --compare $(COMPARE) --data_dir $(DATA) --split val \

@@ -11,21 +11,33 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 
+ARCHITECTURE_FIELDS = (
+    "hidden_size", "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size", "max_position_embeddings",
+    "hidden_dropout_prob", "attention_probs_dropout_prob", "norm_position", "embedding_layer_norm", "initializer_range",
+)
+_CONFIG_DEFAULT = {"help": "default: OneLayerTranslatorConfig's (the course model)"}
+
+
 @dataclass
 class ModelArguments:
-    """Architecture of a new model (see OneLayerTranslatorConfig for the meaning of each)."""
+    """A new model: architecture fields left unset take OneLayerTranslatorConfig's defaults."""
 
-    hidden_size: int = 128
-    num_attention_heads: int = 2
-    head_dim_qk: int = 96
-    head_dim_v: int = 96
-    intermediate_size: int = 2048
-    max_position_embeddings: int = 64
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    norm_position: str = field(default="post", metadata={"help": "'post' (course model) or 'pre'"})
-    embedding_layer_norm: bool = field(default=True, metadata={"help": "LayerNorm on token + position embeddings (BERT)"})
-    initializer_range: float = field(default=0.02, metadata={"help": "std of the normal initialisation"})
+    hidden_size: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
+    num_attention_heads: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
+    head_dim_qk: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
+    head_dim_v: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
+    intermediate_size: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
+    max_position_embeddings: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
+    hidden_dropout_prob: float | None = field(default=None, metadata=_CONFIG_DEFAULT)
+    attention_probs_dropout_prob: float | None = field(default=None, metadata=_CONFIG_DEFAULT)
+    norm_position: str | None = field(default=None, metadata={"help": "'post' (course model, default) or 'pre'"})
+    embedding_layer_norm: bool | None = field(default=None, metadata={"help": "LayerNorm on the embeddings (default on)"})
+    initializer_range: float | None = field(default=None, metadata=_CONFIG_DEFAULT)
+
+    def architecture(self) -> dict:
+        """The architecture fields that were set, for OneLayerTranslatorConfig(**...)."""
+        return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS if getattr(self, name) is not None}
+
     attn_implementation: str = field(default="sdpa", metadata={"help": "'sdpa' or 'eager'"})
     min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words seen at least this often"})
     src_embeddings: str | None = field(

@@ -25,8 +25,8 @@ TEMPLATE = """---
 
 # One-layer Transformer translator (German → English, Multi30k)
 
-A one-layer Transformer (token + learned position embedding, one {{ heads }}-head self-attention block
-with a key padding mask, ReLU feed-forward, post/pre-norm, linear head) that predicts English token t
+A one-layer Transformer (token + learned position embedding{{ emb_ln }}, one {{ heads }}-head
+self-attention block with a key padding mask, ReLU feed-forward, {{ norm }}-norm, linear head) that predicts English token t
 at position t of the German input: a token-for-token, non-autoregressive translator made with
 hf-onelayer for studying attention and pretrained embeddings.
 
@@ -123,6 +123,7 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
         parameters=f"{_count_parameters(model_dir):,}", hyper=hyper, heads=config["num_attention_heads"],
         min_frequency=_min_frequency(model_dir), src_vocab=config["src_vocab_size"], tgt_vocab=config["tgt_vocab_size"],
         embedding_note=embedding_note, repo=repo or "PATH_OR_REPO_ID", examples=example_text,
+        emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "", norm=config.get("norm_position", "post"),
     )
 
 

@@ -93,7 +93,7 @@ def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslato
         if training_args.process_index == 0:
             tokenizer = OneLayerTranslatorTokenizer.train_new(
                 train_split["de"], train_split["en"], min_frequency=model_args.min_frequency,
-                model_max_length=model_args.max_position_embeddings,
+                model_max_length=model_args.max_position_embeddings or OneLayerTranslatorConfig().max_position_embeddings,
             )
             tokenizer.save_pretrained(path)
         else:
@@ -138,22 +138,12 @@ def main(argv: list[str] | None = None) -> dict:
     config = OneLayerTranslatorConfig(
         src_vocab_size=tokenizer.src_vocab_size,
         tgt_vocab_size=tokenizer.tgt_vocab_size,
-        hidden_size=model_args.hidden_size,
-        num_attention_heads=model_args.num_attention_heads,
-        head_dim_qk=model_args.head_dim_qk,
-        head_dim_v=model_args.head_dim_v,
-        intermediate_size=model_args.intermediate_size,
-        max_position_embeddings=model_args.max_position_embeddings,
-        hidden_dropout_prob=model_args.hidden_dropout_prob,
-        attention_probs_dropout_prob=model_args.attention_probs_dropout_prob,
-        norm_position=model_args.norm_position,
-        embedding_layer_norm=model_args.embedding_layer_norm,
-        initializer_range=model_args.initializer_range,
         pad_token_id=tokenizer.pad_token_id,
         unk_token_id=tokenizer.unk_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         attn_implementation=model_args.attn_implementation,
+        **model_args.architecture(),
     )
     model = build_model_from_args(config, tokenizer, train_raw, model_args, training_args.seed)
     logger.info("model: %s parameters, config %s", f"{model.num_parameters():,}", config.to_json_string())

@@ -7,6 +7,7 @@ position t, key position s) are read for the real source tokens. Per head:
 * share of peaked rows, :math:`\max_s \alpha_{t,s} > 0.9` (heads that copy one position);
 * diagonal mass :math:`\alpha_{t,t}` (attending to the token at the output position itself);
 * mean attention distance :math:`\sum_s \alpha_{t,s}|t-s|`;
+* the spread (std) of a row's pre-softmax scores, read back as the std of :math:`\log\alpha_{t,\cdot}`;
 * the largest weight any padded key receives in padded batches (it must be exactly 0).
 """
 
@@ -44,16 +45,18 @@ def head_statistics(rows, peak_threshold: float = 0.9) -> dict:
     heads = rows[0][1].shape[0]
     stats = {"heads": []}
     for h in range(heads):
-        ent, peak, diag, dist = [], [], [], []
+        ent, peak, diag, dist, spread = [], [], [], [], []
         for _, w in rows:
             a = w[h]  # (n, n)
+            # std of the pre-softmax scores of a row: log alpha = z - logsumexp(z), so std(log alpha) = std(z)
+            spread.append(a.clamp_min(1e-30).log().std(-1) if a.shape[-1] > 1 else torch.zeros(1))
             n = a.shape[0]
             pos = torch.arange(n, dtype=a.dtype)
             ent.append(entropy(a))
             peak.append(a.max(-1).values > peak_threshold)
             diag.append(a.diagonal())
             dist.append((a * (pos[:, None] - pos[None, :]).abs()).sum(-1))
-        ent, peak, diag, dist = (torch.cat(x).double() for x in (ent, peak, diag, dist))
+        ent, peak, diag, dist, spread = (torch.cat(x).double() for x in (ent, peak, diag, dist, spread))
         stats["heads"].append({
             "head": h,
             "rows": len(ent),
@@ -63,6 +66,7 @@ def head_statistics(rows, peak_threshold: float = 0.9) -> dict:
             "peaked_share": peak.mean().item(),
             "diagonal_mass": diag.mean().item(),
             "mean_distance": dist.mean().item(),
+            "score_std": spread.mean().item(),
         })
     # uniform attention over the same query rows (each row of an n-token sentence: log n)
     lengths = torch.tensor([w.shape[-1] for _, w in rows], dtype=torch.double)
@@ -150,18 +154,20 @@ def compare_models(models: list[tuple[str, object, object]], sentences: list[str
         rows, pad_max = collect_attention(model, tokenizer, sentences)
         labelled.append((label, rows))
         results[label] = head_statistics(rows) | {"padded_key_max_weight": pad_max}
-    results["figures"] = [plot_entropy(labelled, os.path.join(out_dir, "compare_entropy.png"))]
+    results["figures"] = [plot_entropy(labelled, os.path.join(out_dir, "side_by_side_entropy.png"))]
     return results
 
 
 def summary_markdown(stats: dict) -> str:
     """A markdown table of the per-head statistics of one model."""
     lines = [f"### {stats.get('label', 'model')}: {stats['sentences']} sentences", "",
-             "| head | mean entropy (nats) | effective support | rows with max α > 0.9 | diagonal mass | mean distance |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "| head | mean entropy (nats) | effective support | rows with max α > 0.9 | diagonal mass | mean distance "
+             "| score std in a row |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for h in stats["heads"]:
         lines.append(f"| {h['head']} | {h['entropy_mean']:.3f} | {h['effective_support_mean']:.2f} | "
-                     f"{100 * h['peaked_share']:.1f} % | {h['diagonal_mass']:.3f} | {h['mean_distance']:.2f} |")
+                     f"{100 * h['peaked_share']:.1f} % | {h['diagonal_mass']:.3f} | {h['mean_distance']:.2f} | "
+                     f"{h['score_std']:.2f} |")
     lines += ["", f"Uniform attention over the same sentences would have mean entropy "
                   f"{stats['uniform_entropy_mean']:.3f} nats. Largest weight on a padded key: "
                   f"{stats['padded_key_max_weight']:.3g}.", ""]
