@@ -82,15 +82,14 @@ def _load_json(path: str) -> dict:
 
 
 def build_card(model_dir: str, command: str, repo: str | None = None, machine: str = "2 CPU cores (AVX2), no GPU",
-               examples: list[tuple[str, str, str]] | None = None) -> ModelCard:
+               examples: list[tuple[str, str, str]] | None = None, allow_pickle: bool = False) -> ModelCard:
     """The card of the run saved in ``model_dir`` (config.json, all_results.json, trainer_state.json)."""
     metrics = _load_json(os.path.join(model_dir, "all_results.json"))
     config = _load_json(os.path.join(model_dir, "config.json"))
     history = _log_history(model_dir)
     evals = [h for h in history if "eval_perplexity" in h]
     best = min(evals, key=lambda h: h["eval_perplexity"])["epoch"] if evals else "n/a"
-    args_path = os.path.join(model_dir, "training_args.bin")
-    hyper = _hyper_parameters(args_path)
+    hyper = _hyper_parameters(model_dir, allow_pickle)
 
     eval_results, rows = [], []
     for prefix, split, label in SPLITS:
@@ -147,15 +146,22 @@ def _count_parameters(model_dir: str) -> int:
         return sum(prod(weights.get_slice(name).get_shape()) for name in weights.keys())
 
 
-def _hyper_parameters(args_path: str) -> str:
-    if not os.path.exists(args_path):
-        return "see training_args.bin"
-    import torch
+HYPER_KEYS = ("learning_rate", "lr_scheduler_type", "per_device_train_batch_size", "num_train_epochs", "optim",
+              "weight_decay", "label_smoothing_factor", "seed")
 
-    args = torch.load(args_path, weights_only=False)
-    keys = ("learning_rate", "lr_scheduler_type", "per_device_train_batch_size", "num_train_epochs", "optim",
-            "weight_decay", "label_smoothing_factor", "seed")
-    return ", ".join(f"{k}={getattr(getattr(args, k), 'value', getattr(args, k))}" for k in keys)
+
+def _hyper_parameters(model_dir: str, allow_pickle: bool = False) -> str:
+    """From run_args.json (written by training); training_args.bin is a pickle, read only if allowed."""
+    run_args = os.path.join(model_dir, "run_args.json")
+    if os.path.exists(run_args):
+        values = _load_json(run_args)["training"]
+    elif allow_pickle and os.path.exists(os.path.join(model_dir, "training_args.bin")):
+        import torch
+
+        values = torch.load(os.path.join(model_dir, "training_args.bin"), weights_only=False).to_dict()
+    else:
+        return "not recorded (no run_args.json)"
+    return ", ".join(f"{k}={values[k]}" for k in HYPER_KEYS if k in values)
 
 
 def _min_frequency(model_dir: str) -> str:
@@ -171,6 +177,7 @@ class CardArguments:
     repo: str | None = None
     data_dir: str | None = field(default=None, metadata={"help": "Multi30k folder, for example translations"})
     n_examples: int = 5
+    allow_pickle: bool = field(default=False, metadata={"help": "read training_args.bin (a pickle) of runs you trust"})
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -183,7 +190,7 @@ def main(argv: list[str] | None = None) -> str:
         test = load_local_folder(args.data_dir, splits=("test",))["test"].select(range(args.n_examples))
         model, tokenizer = load(args.model)
         examples = list(zip(test["de"], test["en"], translate(model, tokenizer, test["de"])))
-    card = build_card(args.model, args.command, args.repo, examples=examples)
+    card = build_card(args.model, args.command, args.repo, examples=examples, allow_pickle=args.allow_pickle)
     out = args.out or os.path.join(args.model, "README.md")
     card.save(out)
     print(out)

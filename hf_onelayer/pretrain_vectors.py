@@ -25,16 +25,15 @@ from tqdm.auto import tqdm
 
 from .arguments import parse
 from .data import load_translation_data
-from .tokenization_onelayer import train_word_level
+from .tokenization_onelayer import word_splitter
 
 logger = logging.getLogger(__name__)
 
 
 def tokenize_corpus(texts: list[str]) -> list[list[str]]:
     """Sentences split into the tokenizer's words (its normalizer and pre-tokenizer, no vocabulary cut)."""
-    splitter = train_word_level(texts[:1], min_frequency=1)  # only its normalizer and pre-tokenizer are used
-    normalize, split = splitter.normalizer.normalize_str, splitter.pre_tokenizer.pre_tokenize_str
-    return [[word for word, _ in split(normalize(text))] for text in texts]
+    normalizer, pre_tokenizer = word_splitter()
+    return [[word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))] for text in texts]
 
 
 def train_word2vec(sentences: list[list[str]], dim: int, window: int = 5, min_count: int = 2, epochs: int = 10,

@@ -36,11 +36,15 @@ def detokenize(tokens: list[str]) -> str:
     return text
 
 
+def word_splitter():
+    """(normalizer, pre-tokenizer): NFKC + lowercase, then words split from punctuation."""
+    return normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()]), pre_tokenizers.BertPreTokenizer()
+
+
 def train_word_level(texts, min_frequency: int = 2) -> Tokenizer:
     """A word-level `tokenizers.Tokenizer` trained on ``texts``; special tokens get ids 0-3."""
     tokenizer = Tokenizer(WordLevel(unk_token="<unk>"))
-    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.normalizer, tokenizer.pre_tokenizer = word_splitter()
     trainer = WordLevelTrainer(min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS), show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer

@@ -7,10 +7,13 @@ At the end ``output_dir`` holds the best model (by val perplexity), its tokenize
 and ``all_results.json`` (train, val and test metrics, world size, truncation counts).
 """
 
+import json
 import logging
 import os
 import shutil
 import sys
+
+from dataclasses import asdict
 
 import transformers
 from transformers import Trainer, set_seed
@@ -182,6 +185,9 @@ def main(argv: list[str] | None = None) -> dict:
     trainer.log_metrics("all", metrics)
     trainer.save_metrics("all", metrics, combined=False)
     if trainer.is_world_process_zero():
+        with open(os.path.join(training_args.output_dir, "run_args.json"), "w", encoding="utf-8") as handle:
+            json.dump({"model": asdict(model_args), "data": asdict(data_args), "training": training_args.to_dict()},
+                      handle, indent=2, default=str)
         command = "hf-onelayer train " + " ".join(sys.argv[1:] if argv is None else argv)
         build_card(training_args.output_dir, command).save(os.path.join(training_args.output_dir, "README.md"))
     return metrics

@@ -37,7 +37,7 @@ def cli(*args, stdin=None):
 def test_training_writes_model_tokenizer_and_all_results(trained):
     out, metrics = trained
     for name in ("model.safetensors", "config.json", "tokenizer_config.json", "source_tokenizer.json",
-                 "target_tokenizer.json", "modeling_onelayer.py", "all_results.json"):
+                 "target_tokenizer.json", "modeling_onelayer.py", "all_results.json", "run_args.json", "README.md"):
         assert (out / name).exists(), name
     saved = json.loads((out / "all_results.json").read_text())
     assert saved["world_size"] == 1 and saved["train_samples"] == 2000 and saved["eval_samples"] == 200
@@ -48,6 +48,8 @@ def test_training_writes_model_tokenizer_and_all_results(trained):
     # one epoch on 2,000 pairs already beats a uniform guess over the target vocabulary by far
     assert 1 < saved["eval_perplexity"] < config["tgt_vocab_size"] / 5
     assert 0 < saved["eval_token_accuracy"] < 1
+    card = (out / "README.md").read_text()  # generated from the run, hyper-parameters from run_args.json
+    assert f"{saved['eval_perplexity']:.2f}" in card and "learning_rate=0.001" in card
 
 
 def test_evaluate_cli_reproduces_the_training_metrics(trained, data_dir):

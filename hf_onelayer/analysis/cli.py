@@ -57,7 +57,7 @@ def simulate(argv: list[str]) -> dict:
 def model(argv: list[str]) -> dict:
     from ..data import canonical_split, load_translation_data
     from ..translate import load
-    from .trained import analyze_model, compare_models, summary_markdown
+    from .trained import compare_models, summary_markdown
 
     (args,) = parse(ModelAnalysisArguments, argv, "hf-onelayer analyze model")
     data = load_translation_data(args.data_dir)[canonical_split(args.split)]
@@ -66,16 +66,14 @@ def model(argv: list[str]) -> dict:
     loaded = [("model", *load(args.model))]
     if args.compare:
         loaded.append(("compare", *load(args.compare)))
-    results, summary = {"models": {}}, [f"# Attention of trained models ({len(sentences)} {args.split} sentences)", ""]
-    for label, mdl, tok in loaded:
-        stats = analyze_model(mdl, tok, sentences, heat, args.out, label=label)
-        stats["path"] = args.model if label == "model" else args.compare
-        results["models"][label] = stats
-        summary.append(summary_markdown(stats))
-    results["figures"] = [f for s in results["models"].values() for f in s["figures"]]
+    compared = compare_models(loaded, sentences, args.out, heat)
+    paths = {"model": args.model, "compare": args.compare}
+    results = {"models": {label: compared[label] | {"path": paths[label]} for label, _, _ in loaded}}
+    results["figures"] = [f for stats in results["models"].values() for f in stats["figures"]]
     if args.compare:
-        results["comparison"] = compare_models(loaded, sentences, args.out)
-        results["figures"] += results["comparison"]["figures"]
+        results["figures"] += compared["figures"]
+    summary = [f"# Attention of trained models ({len(sentences)} {args.split} sentences)", ""]
+    summary += [summary_markdown(stats) for stats in results["models"].values()]
     _write(args.out, results, "\n".join(summary))
     return results
 

@@ -80,9 +80,12 @@ def entropies_by_head(rows) -> list[torch.Tensor]:
 
 
 def analyze_model(model, tokenizer, sentences: list[str], heatmap_sentences: list[str] | None = None,
-                  out_dir: str | None = None, label: str = "model") -> dict:
-    """Statistics, the padding check, and figures (entropy histograms, heatmaps) for one model."""
-    rows, pad_max = collect_attention(model, tokenizer, sentences)
+                  out_dir: str | None = None, label: str = "model", collected=None) -> dict:
+    """Statistics, the padding check, and figures (entropy histograms, heatmaps) for one model.
+
+    ``collected`` = the (rows, padded-key max) of :func:`collect_attention`, when already computed.
+    """
+    rows, pad_max = collected if collected is not None else collect_attention(model, tokenizer, sentences)
     stats = head_statistics(rows)
     stats["padded_key_max_weight"] = pad_max
     stats["label"] = label
@@ -147,13 +150,14 @@ def plot_heatmaps(model, tokenizer, sentences: list[str], path: str) -> str:
     return path
 
 
-def compare_models(models: list[tuple[str, object, object]], sentences: list[str], out_dir: str) -> dict:
-    """Side-by-side statistics and entropy histograms of several (label, model, tokenizer)."""
-    labelled, results = [], {}
+def compare_models(models: list[tuple[str, object, object]], sentences: list[str], out_dir: str,
+                   heatmap_sentences: list[str] | None = None) -> dict:
+    """Per-model statistics and figures, plus side-by-side entropy histograms, of several (label, model, tokenizer)."""
+    results, labelled = {}, []
     for label, model, tokenizer in models:
-        rows, pad_max = collect_attention(model, tokenizer, sentences)
-        labelled.append((label, rows))
-        results[label] = head_statistics(rows) | {"padded_key_max_weight": pad_max}
+        collected = collect_attention(model, tokenizer, sentences)
+        labelled.append((label, collected[0]))
+        results[label] = analyze_model(model, tokenizer, sentences, heatmap_sentences, out_dir, label, collected)
     results["figures"] = [plot_entropy(labelled, os.path.join(out_dir, "side_by_side_entropy.png"))]
     return results
 
