@@ -39,7 +39,8 @@ class OneLayerTranslatorOutput(ModelOutput):
     """Output of [`OneLayerTranslatorModel`].
 
     loss: mean cross-entropy over label positions that are not -100 (when ``labels`` is given).
-    logits: (B, T, tgt_vocab_size) scores for the target token at each position.
+    logits: (B, T, tgt_vocab_size) scores for the target token at each position; (N, tgt_vocab_size)
+        for the N labelled positions with ``loss_positions_only=True``.
     hidden_states: (embeddings, layer output), each (B, T, hidden), when asked for.
     attentions: a 1-tuple holding the (B, heads, T, T) attention weights, when asked for.
     """
@@ -149,16 +150,24 @@ class OneLayerBlock(nn.Module):
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if self.pre_norm else None
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x, key_mask, output_attentions=False):
+    def attend(self, x, key_mask, output_attentions=False):
+        """The attention sub-layer with its residual (and, post-norm, its LayerNorm)."""
         if self.pre_norm:
             attn, weights = self.attention(self.attention_norm(x), key_mask, output_attentions)
-            x = x + self.dropout(attn)
-            x = x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
-            return self.final_norm(x), weights
+            return x + self.dropout(attn), weights
         attn, weights = self.attention(x, key_mask, output_attentions)
-        x = self.attention_norm(x + self.dropout(attn))
-        x = self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))
-        return x, weights
+        return self.attention_norm(x + self.dropout(attn)), weights
+
+    def feed(self, x):
+        """The feed-forward sub-layer with its residual and LayerNorm; position-wise, any leading shape."""
+        if self.pre_norm:
+            x = x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
+            return self.final_norm(x)
+        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))
+
+    def forward(self, x, key_mask, output_attentions=False):
+        x, weights = self.attend(x, key_mask, output_attentions)
+        return self.feed(x), weights
 
 
 class OneLayerTranslatorPreTrainedModel(PreTrainedModel):
@@ -243,12 +252,17 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        loss_positions_only: bool = False,  # no "label" in the name: Trainer would take it for a label column
     ) -> OneLayerTranslatorOutput | tuple:
         r"""
         input_ids: (B, T) source token ids, padded with ``pad_token_id``.
         attention_mask: (B, T), 1 for real source tokens and 0 for padding (keys that get no weight).
             Padded positions still produce predictions: the target may be longer than the source.
         labels: (B, T) target token ids aligned with the positions, -100 where nothing is predicted.
+        loss_positions_only: compute the feed-forward and the head only where ``labels != -100``; the loss
+            is the same and ``logits`` is (N, V_tgt), one row per ``labels[labels != -100]``. Training
+            uses it: with dynamic padding about half of the positions carry no label, and the head
+            over the vocabulary is most of the work.
         """
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
@@ -263,19 +277,30 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             key_mask = attention_mask.bool()
 
         embedded = self.embeddings(input_ids)  # (B, T, C)
-        hidden, weights = self.block(embedded, key_mask, output_attentions)  # (B, T, C)
-        head_input = hidden if self.head_projection is None else self.head_projection(hidden)  # (B, T, E_tgt)
-        logits = self.lm_head(head_input)  # (B, T, V_tgt)
-
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+        if loss_positions_only:
+            if labels is None or output_hidden_states:
+                raise ValueError("loss_positions_only=True needs labels and no output_hidden_states")
+            attended, weights = self.block.attend(embedded, key_mask, output_attentions)  # (B, T, C)
+            labelled = labels != -100  # (B, T)
+            logits = self._head(self.block.feed(attended[labelled]))  # (N, V_tgt), N labelled positions
+            loss = F.cross_entropy(logits.float(), labels[labelled])
+            hidden = None
+        else:
+            hidden, weights = self.block(embedded, key_mask, output_attentions)  # (B, T, C)
+            logits = self._head(hidden)  # (B, T, V_tgt)
+            loss = None
+            if labels is not None:
+                loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
 
         hidden_states = (embedded, hidden) if output_hidden_states else None
         attentions = (weights,) if output_attentions else None
         if not return_dict:
             return tuple(t for t in (loss, logits, hidden_states, attentions) if t is not None)
         return OneLayerTranslatorOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
+
+    def _head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(..., C) -> (..., V_tgt) scores, through the head projection when there is one."""
+        return self.lm_head(hidden if self.head_projection is None else self.head_projection(hidden))
 
     @torch.no_grad()
     def translate_ids(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None) -> list[list[int]]:

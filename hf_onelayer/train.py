@@ -15,6 +15,7 @@ import sys
 
 from dataclasses import asdict
 
+import torch.nn.functional as F
 import transformers
 from transformers import Trainer, set_seed
 
@@ -33,12 +34,14 @@ logger = logging.getLogger(__name__)
 class TranslationTrainer(Trainer):
     """Trainer whose evaluation batches offer every sentence its translation positions.
 
-    Training batches are padded to the longest source/target in the batch; evaluation batches also
+    Training batches are padded to the longest source/target in the batch and the loss is computed at
+    labelled positions only (``loss_positions_only``); evaluation batches also
     cover ``decode_length`` of each source, so the BLEU measured here is the BLEU of ``translate``.
     """
 
     def __init__(self, *args, eval_data_collator=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.label_smoother = None  # compute_loss smooths training losses itself; eval losses stay plain
         self.eval_data_collator = eval_data_collator or self.data_collator
 
     def _with_eval_collator(self, build, dataset):
@@ -47,6 +50,20 @@ class TranslationTrainer(Trainer):
             return build(dataset)
         finally:
             self.data_collator = train_collator
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """Training steps run the head at labelled positions only; label smoothing applies to training only.
+
+        Evaluation (``return_outputs=True``) takes the usual path: full logits, unsmoothed loss.
+        """
+        if return_outputs or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        outputs = model(**inputs, loss_positions_only=True)
+        smoothing = self.args.label_smoothing_factor  # read per step: a search trial may change it
+        if not smoothing:
+            return outputs.loss
+        labels = inputs["labels"]
+        return F.cross_entropy(outputs.logits.float(), labels[labels != -100], label_smoothing=smoothing)
 
     def get_eval_dataloader(self, eval_dataset=None):
         return self._with_eval_collator(super().get_eval_dataloader, eval_dataset)

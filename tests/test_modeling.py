@@ -149,6 +149,31 @@ def test_loss_is_mean_cross_entropy_over_labels_not_minus_100():
     torch.testing.assert_close(as_tuple[0], expected)
 
 
+@pytest.mark.parametrize("norm_position", ["post", "pre"])
+def test_loss_positions_only_give_the_same_loss_logits_and_gradients(norm_position):
+    model = tiny_model(norm_position=norm_position)
+    ids = random_ids()
+    mask = torch.ones_like(ids)
+    mask[2, 7:] = 0
+    labels = random_ids(vocab=77, seed=3)
+    labels[:, 0] = -100
+    labels[1, 5:] = -100
+    full = model(ids, attention_mask=mask, labels=labels)
+    full.loss.backward()
+    full_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    sparse = model(ids, attention_mask=mask, labels=labels, loss_positions_only=True)
+    sparse.loss.backward()
+    keep = labels != -100
+    assert sparse.logits.shape == (int(keep.sum()), 77)
+    torch.testing.assert_close(sparse.logits, full.logits[keep])
+    torch.testing.assert_close(sparse.loss, full.loss)
+    for name, param in model.named_parameters():
+        torch.testing.assert_close(param.grad, full_grads[name], msg=name)
+    with pytest.raises(ValueError, match="needs labels"):
+        model(ids, loss_positions_only=True)
+
+
 def test_save_and_load_give_identical_outputs(tmp_path):
     model = tiny_model(norm_position="pre")
     ids = random_ids()
