@@ -5,6 +5,7 @@ import sys
 
 COMMANDS = {
     "train": ("hf_onelayer.train", "train a model with transformers.Trainer"),
+    "search": ("hf_onelayer.search", "hyper-parameter search (Trainer + Optuna), resumable; --report_dir for tables/plots"),
     "evaluate": ("hf_onelayer.evaluate", "perplexity, BLEU, chrF and token accuracy on a split, as JSON"),
     "translate": ("hf_onelayer.translate", "translate arguments or stdin lines"),
     "pretrain-vectors": ("hf_onelayer.pretrain_vectors", "word2vec and GloVe vectors trained on the training split"),

@@ -4,6 +4,8 @@
   The data pipeline gives the leading BOS the label -100, so it is "every non-pad target token
   except the leading BOS", and never with label smoothing.
 * ``token_accuracy``: share of those tokens whose argmax is right.
+* ``unk_rate``: share of those tokens that are ``<unk>`` (a smaller vocabulary lowers perplexity
+  partly by predicting more ``<unk>``; compare perplexities only with this beside them).
 * ``bleu`` / ``chrf``: sacrebleu on the decoded greedy translations (exactly what ``translate``
   outputs) against the raw reference sentences, both lowercased.
 
@@ -64,6 +66,8 @@ class TranslationMetrics:
             "perplexity": math.exp(float(nll[mask].astype(np.float64).sum()) / n_tokens),
             "token_accuracy": float((predicted == labels)[mask].mean()),
             "n_tokens": n_tokens,
+            # perplexities over vocabularies of different sizes compare only with this beside them
+            "unk_rate": float((labels[mask] == self.config.unk_token_id).mean()),
         }
         ids = [cut_at_eos(row[1:limit].tolist(), self.config.eos_token_id) for row, limit in zip(predicted, self.limits)]
         hypotheses = self.tokenizer.batch_decode(ids, skip_special_tokens=True)

@@ -73,15 +73,18 @@ class TranslationTrainer(Trainer):
 
 
 def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, pad_to_multiple_of=None,
-                  fixed_length=None) -> TranslationTrainer:
+                  fixed_length=None, trainer_class=None, model_init=None, **trainer_kwargs) -> TranslationTrainer:
     """A Trainer wired with our collators, metrics and logits reduction.
 
-    ``eval_split`` is a tokenized Dataset that still has the raw ``en`` references.
+    ``eval_split`` is a tokenized Dataset that still has the raw ``en`` references. With ``model_init``
+    (hyper-parameter search) ``model`` is None; ``trainer_class`` and ``trainer_kwargs`` pick a subclass.
     """
-    collate = dict(pad_token_id=model.config.pad_token_id, config=model.config,
+    config = model.config if model is not None else model_init().config
+    collate = dict(pad_token_id=config.pad_token_id, config=config,
                    pad_to_multiple_of=pad_to_multiple_of, fixed_length=fixed_length)
-    trainer = TranslationTrainer(
+    trainer = (trainer_class or TranslationTrainer)(
         model=model,
+        model_init=model_init,
         args=args,
         train_dataset=train_dataset,
         eval_dataset=eval_split,
@@ -89,6 +92,7 @@ def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, p
         data_collator=TranslationCollator(**collate),
         eval_data_collator=TranslationCollator(**collate, decoding_positions=True),
         preprocess_logits_for_metrics=preprocess_logits_for_metrics,
+        **trainer_kwargs,
     )
     if eval_split is not None:
         use_metrics_for(trainer, eval_split)

@@ -2,7 +2,7 @@
 
     hf-onelayer pretrain-vectors --data_dir ../shared/data/multi30k --out runs/vectors
     python training/compare_embeddings.py --data_dir ../shared/data/multi30k --vectors_dir runs/vectors \
-        --out_dir runs/embeddings --report reports/embeddings_results.md --seeds 0 1
+        --out_dir runs/embeddings --report reports/embeddings_results.md --seeds 0 1 [--num_train_epochs 4]
 
 Each (variant, seed) is one `hf-onelayer train` run in its own process; finished runs (with an
 all_results.json) are reused, so a killed experiment resumes. Writes a table of val perplexity,
@@ -48,7 +48,8 @@ class CompareArguments:
     seeds: list[int] = field(default_factory=lambda: [0, 1])
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
     config: str = "training/configs/default.json"
-    extra: list[str] = field(default_factory=list, metadata={"help": "flags passed to every run, e.g. --num_train_epochs 5"})
+    num_train_epochs: float | None = field(default=None, metadata={"help": "epochs per run (default: the config's)"})
+    extra: list[str] = field(default_factory=list, metadata={"help": "flags passed to every run, as --extra=--flag --extra=value"})
 
 
 def minilm_path() -> str:
@@ -66,6 +67,8 @@ def run_one(args, name: str, seed: int) -> dict:
         flags = [f.format(bert=args.bert, vec=args.vectors_dir) for f in VARIANTS[name]]
         cmd = [sys.executable, "-m", "hf_onelayer.cli", "train", args.config, "--data_dir", args.data_dir,
                "--output_dir", out, "--seed", str(seed), "--report_to", "none", *flags, *args.extra]
+        if args.num_train_epochs is not None:
+            cmd += ["--num_train_epochs", str(args.num_train_epochs)]
         print("+", " ".join(cmd), flush=True)
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "train.log"), "w") as log:

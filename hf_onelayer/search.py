@@ -1,0 +1,253 @@
+"""Hyper-parameter search with ``Trainer.hyperparameter_search`` (Optuna backend, ``model_init``).
+
+    hf-onelayer search training/configs/default.json --data_dir ../shared/data/multi30k \
+        --output_dir runs/search --n_trials 20
+    hf-onelayer search ... --report_dir reports/hparam_search     # table + Optuna plots, no training
+
+Every trial trains for the config's fixed epoch budget (``num_train_epochs`` is not searched) and is
+scored by its best val perplexity so far (never label-smoothed). Each epoch's score goes to Optuna's
+pruner at step = epoch, so trials with different batch sizes are compared at the same point. The
+study lives in SQLite (``--storage``): a killed search resumes where it stopped, and a trial that
+was running when it died is retried (Optuna's heartbeat + ``RetryFailedTrialCallback``).
+
+Searched: learning rate, batch size, scheduler and warmup, dropouts, weight decay, label smoothing,
+hidden size, heads, q/k and v dims, FFN size, the tokenizer's ``min_frequency``, pre/post norm and the
+embedding init. Sizes stop at hidden 256 / FFN 2048 so a trial fits this 2-core machine;
+``min_frequency`` stops at 3 because a smaller vocabulary buys perplexity with ``<unk>`` (each
+trial records its val ``unk_rate``). ``min_frequency`` changes the vocabulary, so each value gets its own tokenizer and
+tokenized splits (cached), swapped into the Trainer when the trial starts.
+"""
+
+import json
+import logging
+import math
+import os
+import sys
+from dataclasses import dataclass, field, replace
+
+import transformers
+from transformers import set_seed
+
+from .arguments import DataArguments, ModelArguments, OneLayerTrainingArguments, parse
+from .configuration_onelayer import OneLayerTranslatorConfig
+from .data import load_translation_data, tokenize_split
+from .tokenization_onelayer import OneLayerTranslatorTokenizer
+from .train import TranslationTrainer, build_model_from_args, build_trainer, use_metrics_for
+
+logger = logging.getLogger(__name__)
+
+TRAINING_KEYS = ("learning_rate", "per_device_train_batch_size", "lr_scheduler_type", "warmup_steps",
+                 "weight_decay", "label_smoothing_factor")
+
+
+@dataclass
+class SearchArguments:
+    n_trials: int = field(default=20, metadata={"help": "trials in the study in all (finished ones count on resume)"})
+    study_name: str = "onelayer"
+    storage: str | None = field(default=None, metadata={"help": "Optuna storage URL (default sqlite:///OUTPUT_DIR/study.db)"})
+    vectors_dir: str | None = field(
+        default=None, metadata={"help": "`hf-onelayer pretrain-vectors` output: adds word2vec/GloVe to the embedding choices"}
+    )
+    bert: str | None = field(default=None, metadata={"help": "BERT folder: adds bert-tgt to the embedding choices"})
+    enqueue_defaults: bool = field(default=True, metadata={"help": "run the defaults as the first trial (the baseline)"})
+    prune_after: int = field(default=2, metadata={"help": "the first epoch at which a trial may be pruned"})
+    sampler_seed: int = 0
+    timeout_s: float | None = field(default=None, metadata={"help": "start no new trial after this many seconds"})
+    report_dir: str | None = field(default=None, metadata={"help": "only write the trials table and plots here"})
+
+
+def embedding_choices(search_args: SearchArguments) -> dict[str, dict]:
+    """Embedding-init name -> ModelArguments fields, for the inits whose files are at hand."""
+    choices = {"random": {}}
+    vec = search_args.vectors_dir
+    if vec and os.path.exists(os.path.join(vec, "word2vec.en.bin")):
+        choices["word2vec"] = {"src_embeddings": f"word2vec:{vec}/word2vec.de.bin",
+                               "tgt_embeddings": f"word2vec:{vec}/word2vec.en.bin"}
+    if vec and os.path.exists(os.path.join(vec, "glove.en.txt")):
+        choices["glove"] = {"src_embeddings": f"glove:{vec}/glove.de.txt", "tgt_embeddings": f"glove:{vec}/glove.en.txt"}
+    if search_args.bert:
+        choices["bert-tgt"] = {"tgt_embeddings": f"bert:{search_args.bert}"}
+    return choices
+
+
+def search_space(trial, embeddings: list[str]) -> dict:
+    """Every searched value; optuna returns the same value when a name is suggested twice in a trial."""
+    p = {
+        "learning_rate": trial.suggest_float("learning_rate", 2e-4, 4e-3, log=True),
+        "per_device_train_batch_size": trial.suggest_categorical("per_device_train_batch_size", [32, 64, 128, 256]),
+        "lr_scheduler_type": trial.suggest_categorical("lr_scheduler_type", ["linear", "cosine", "constant_with_warmup"]),
+        "warmup_steps": trial.suggest_float("warmup_steps", 0.0, 0.1),  # a ratio of all steps
+        "weight_decay": trial.suggest_float("weight_decay", 0.0, 0.2),
+        "label_smoothing_factor": trial.suggest_float("label_smoothing_factor", 0.0, 0.2),
+        "hidden_dropout_prob": trial.suggest_float("hidden_dropout_prob", 0.0, 0.5),
+        "attention_probs_dropout_prob": trial.suggest_float("attention_probs_dropout_prob", 0.0, 0.3),
+        "hidden_size": trial.suggest_categorical("hidden_size", [128, 192, 256]),
+        "num_attention_heads": trial.suggest_categorical("num_attention_heads", [1, 2, 4, 8]),
+        "head_dim_qk": trial.suggest_categorical("head_dim_qk", [32, 64, 96]),
+        "head_dim_v": trial.suggest_categorical("head_dim_v", [32, 64, 96]),
+        "intermediate_size": trial.suggest_categorical("intermediate_size", [512, 1024, 2048]),
+        "norm_position": trial.suggest_categorical("norm_position", ["post", "pre"]),
+        "min_frequency": trial.suggest_categorical("min_frequency", [1, 2, 3]),
+        "embedding_init": trial.suggest_categorical("embedding_init", embeddings),
+    }
+    return p
+
+
+DEFAULT_TRIAL = {  # the course defaults (training/configs/default.json) as a point of the space
+    "learning_rate": 1e-3, "per_device_train_batch_size": 128, "lr_scheduler_type": "linear", "warmup_steps": 0.0,
+    "weight_decay": 0.0, "label_smoothing_factor": 0.0, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+    "hidden_size": 128, "num_attention_heads": 2, "head_dim_qk": 96, "head_dim_v": 96, "intermediate_size": 2048,
+    "norm_position": "post", "min_frequency": 2, "embedding_init": "random",
+}
+
+
+class SearchData:
+    """Tokenizer and tokenized splits per ``min_frequency``, built once each."""
+
+    def __init__(self, raw, max_length: int):
+        self.raw, self.max_length, self.cache = raw, max_length, {}
+
+    def get(self, min_frequency: int):
+        if min_frequency not in self.cache:
+            tokenizer = OneLayerTranslatorTokenizer.train_new(
+                self.raw["train"]["de"], self.raw["train"]["en"], min_frequency=min_frequency,
+                model_max_length=self.max_length,
+            )
+            splits = {name: tokenize_split(self.raw[name], tokenizer, self.max_length,
+                                           desc=f"tokenize {name} (min_frequency {min_frequency})").dataset
+                      for name in ("train", "validation")}
+            self.cache[min_frequency] = (tokenizer, splits)
+        return self.cache[min_frequency]
+
+
+class SearchTrainer(TranslationTrainer):
+    """TranslationTrainer that swaps in the trial's vocabulary and reports (best val perplexity, epoch) to Optuna."""
+
+    def __init__(self, *args, search_data: SearchData, embeddings: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.search_data, self.embeddings = search_data, embeddings
+        self.best_perplexity = math.inf
+
+    def _hp_search_setup(self, trial):
+        super()._hp_search_setup(trial)
+        if trial is None:
+            return
+        self.best_perplexity = math.inf
+        tokenizer, splits = self.search_data.get(search_space(trial, self.embeddings)["min_frequency"])
+        self.processing_class, self.train_dataset, self.eval_dataset = tokenizer, splits["train"], splits["validation"]
+        use_metrics_for(self, splits["validation"])
+
+    def best_so_far(self, metrics: dict) -> float:
+        """Objective: the best val perplexity up to this evaluation (the model kept is the best epoch's)."""
+        self.best_perplexity = min(self.best_perplexity, metrics["eval_perplexity"])
+        return self.best_perplexity
+
+    def _report_to_hp_search(self, trial, step, metrics):
+        if trial is None or not hasattr(trial, "report"):
+            return super()._report_to_hp_search(trial, step, metrics)
+        import optuna
+
+        self.objective = self.best_so_far(metrics)
+        epoch = round(self.state.epoch)
+        trial.report(self.objective, epoch)
+        trial.set_user_attr(f"epoch{epoch}", {k: metrics.get(f"eval_{k}") for k in ("perplexity", "bleu", "unk_rate")})
+        trial.set_user_attr("epochs_run", epoch)
+        trial.set_user_attr("n_parameters", self.model.num_parameters())
+        if trial.should_prune():
+            self.callback_handler.on_train_end(self.args, self.state, self.control)
+            raise optuna.TrialPruned()
+
+
+def make_model_init(search_data: SearchData, model_args: ModelArguments, choices: dict, seed: int):
+    def model_init(trial=None):
+        params = dict(DEFAULT_TRIAL) if trial is None else search_space(trial, list(choices))
+        tokenizer, splits = search_data.get(params["min_frequency"])
+        fields = {k: params[k] for k in ("hidden_size", "num_attention_heads", "head_dim_qk", "head_dim_v",
+                                         "intermediate_size", "hidden_dropout_prob", "attention_probs_dropout_prob",
+                                         "norm_position")}
+        fields.update(src_embeddings=None, tgt_embeddings=None, min_frequency=params["min_frequency"])
+        fields.update(choices[params["embedding_init"]])
+        args = replace(model_args, **fields)
+        config = OneLayerTranslatorConfig(
+            src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size,
+            pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
+            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            attn_implementation=args.attn_implementation, **args.architecture(),
+        )
+        train_raw = search_data.raw["train"]
+        return build_model_from_args(config, tokenizer, train_raw, args, seed)
+
+    return model_init
+
+
+def open_study(search_args: SearchArguments, output_dir: str):
+    import optuna
+    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+
+    url = search_args.storage or f"sqlite:///{os.path.join(output_dir, 'study.db')}"
+    os.makedirs(output_dir, exist_ok=True)
+    storage = RDBStorage(url, heartbeat_interval=60, grace_period=180,
+                         failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
+    return dict(
+        study_name=search_args.study_name, storage=storage, load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=search_args.sampler_seed, n_startup_trials=6, multivariate=True),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=search_args.prune_after),
+    )
+
+
+def main(argv: list[str] | None = None):
+    model_args, data_args, training_args, search_args = parse(
+        (ModelArguments, DataArguments, OneLayerTrainingArguments, SearchArguments),
+        sys.argv[1:] if argv is None else argv, prog="hf-onelayer search",
+    )
+    import optuna
+
+    study_kwargs = open_study(search_args, training_args.output_dir)
+    if search_args.report_dir:
+        from .search_report import write_report
+
+        write_report(optuna.load_study(study_name=search_args.study_name, storage=study_kwargs["storage"]),
+                     search_args.report_dir)
+        return
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.utils.logging.set_verbosity_warning()
+    set_seed(training_args.seed)
+
+    raw = load_translation_data(data_args.data_dir, data_args.dataset_name, data_args.train_file,
+                                data_args.validation_file, data_args.test_file)
+    if data_args.max_train_samples:
+        raw["train"] = raw["train"].select(range(min(data_args.max_train_samples, len(raw["train"]))))
+    if data_args.max_eval_samples:
+        raw["validation"] = raw["validation"].select(range(min(data_args.max_eval_samples, len(raw["validation"]))))
+    max_length = model_args.max_position_embeddings or OneLayerTranslatorConfig().max_position_embeddings
+    search_data = SearchData(raw, max_length)
+    choices = embedding_choices(search_args)
+    logger.info("embedding choices: %s", json.dumps(choices))
+
+    # trials save nothing; the epoch budget is the config's, the same for every trial
+    training_args.save_strategy = "no"
+    training_args.load_best_model_at_end = False
+    training_args.report_to = []
+    tokenizer, splits = search_data.get(model_args.min_frequency)
+    model_init = make_model_init(search_data, model_args, choices, training_args.seed)
+    trainer = build_trainer(None, tokenizer, training_args, splits["train"], splits["validation"],
+                            trainer_class=SearchTrainer, model_init=model_init,
+                            search_data=search_data, embeddings=list(choices))
+
+    study = optuna.create_study(direction="minimize", **study_kwargs)
+    done = [t for t in study.trials if t.state.is_finished()]
+    if search_args.enqueue_defaults and not study.trials:
+        study.enqueue_trial(DEFAULT_TRIAL)
+    remaining = search_args.n_trials - len(done)
+    logger.info("study %s: %d trials finished, %d to run", search_args.study_name, len(done), max(remaining, 0))
+    if remaining > 0:
+        best = trainer.hyperparameter_search(
+            hp_space=lambda trial: {k: v for k, v in search_space(trial, list(choices)).items() if k in TRAINING_KEYS},
+            compute_objective=trainer.best_so_far, n_trials=remaining, direction="minimize", backend="optuna",
+            timeout=search_args.timeout_s, **study_kwargs,
+        )
+        logger.info("best trial %s: val perplexity %.2f, %s", best.run_id, best.objective, best.hyperparameters)
+
+
+if __name__ == "__main__":
+    main()
