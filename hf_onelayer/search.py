@@ -206,8 +206,13 @@ def main(argv: list[str] | None = None):
     if search_args.report_dir:
         from .search_report import write_report
 
+        argv = sys.argv[1:] if argv is None else argv
+        base = {}
+        if argv and argv[0].endswith(".json"):
+            with open(argv[0], encoding="utf-8") as handle:
+                base = json.load(handle)
         write_report(optuna.load_study(study_name=search_args.study_name, storage=study_kwargs["storage"]),
-                     search_args.report_dir)
+                     search_args.report_dir, base, embedding_choices(search_args))
         return
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.set_verbosity_warning()
