@@ -10,6 +10,7 @@ COMMANDS = {
     "translate": ("hf_onelayer.translate", "translate arguments or stdin lines"),
     "pretrain-vectors": ("hf_onelayer.pretrain_vectors", "word2vec and GloVe vectors trained on the training split"),
     "model-card": ("hf_onelayer.model_card", "write the model card of a trained run from its metrics"),
+    "push": ("hf_onelayer.push", "push a saved model (weights, tokenizer, code, card) to the Hub; token from HF_TOKEN"),
     "analyze": ("hf_onelayer.analysis.cli", "attention studies (simulate --study N) and trained-model analysis (model)"),
 }
 

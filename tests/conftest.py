@@ -73,3 +73,48 @@ def small_tokenizer():
     from hf_onelayer import OneLayerTranslatorTokenizer
 
     return OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, min_frequency=2)
+
+
+FRESH_PROCESS_CHILD = """
+import json, sys
+sys.modules["hf_onelayer"] = None  # any import of our package now fails
+try:
+    import hf_onelayer  # noqa: F401
+except ImportError:
+    pass
+else:
+    sys.exit("hf_onelayer is importable: the test would prove nothing")
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+target, out, revision = sys.argv[1], sys.argv[2], sys.argv[4] or None
+config = AutoConfig.from_pretrained(target, trust_remote_code=True, revision=revision)
+model = AutoModel.from_pretrained(target, trust_remote_code=True, revision=revision).eval()
+tok = AutoTokenizer.from_pretrained(target, trust_remote_code=True, revision=revision)
+enc = tok(json.loads(sys.argv[3]), padding=True, return_tensors="pt")
+with torch.no_grad():
+    logits = model(**enc).logits
+ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
+torch.save({"logits": logits, "input_ids": enc["input_ids"], "decoded": tok.batch_decode(ids, skip_special_tokens=True),
+            "classes": [type(c).__module__ for c in (config, model, tok)]}, out)
+"""
+
+
+def load_in_fresh_process(target: str, tmp_path: Path, revision: str | None = None, env: dict | None = None) -> dict:
+    """Load ``target`` (a folder or Hub repo id) with trust_remote_code in a new Python process in which
+    importing hf_onelayer fails; returns its logits, input ids, translations and class modules for SOURCES.
+    The child's output (stdout + stderr) is returned under "output"."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(FRESH_PROCESS_CHILD)
+    out = tmp_path / "child_out.pt"
+    env = dict(env or os.environ, HF_MODULES_CACHE=str(tmp_path / "modules"), PYTHONPATH="")
+    result = subprocess.run([sys.executable, str(script), target, str(out), json.dumps(SOURCES), revision or ""],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    child = torch.load(out)
+    child["output"] = result.stdout + result.stderr
+    return child

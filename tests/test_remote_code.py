@@ -1,43 +1,12 @@
 """A saved folder loads with trust_remote_code=True in a fresh process where hf_onelayer cannot be imported."""
 
 import json
-import os
 import re
-import subprocess
-import sys
-import textwrap
 
 import torch
-from conftest import SOURCES, tiny_model
+from conftest import SOURCES, load_in_fresh_process, tiny_model
 
 from hf_onelayer import OneLayerTranslatorConfig
-
-CHILD = textwrap.dedent(
-    """
-    import json, sys
-    sys.modules["hf_onelayer"] = None  # any import of our package now fails
-    try:
-        import hf_onelayer  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        sys.exit("hf_onelayer is importable: the test would prove nothing")
-    import torch
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    folder, out = sys.argv[1], sys.argv[2]
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
-    model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
-    tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
-    enc = tok(json.loads(sys.argv[3]), padding=True, return_tensors="pt")
-    with torch.no_grad():
-        logits = model(**enc).logits
-    ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
-    torch.save({"logits": logits, "input_ids": enc["input_ids"], "decoded": tok.batch_decode(ids, skip_special_tokens=True),
-                "classes": [type(c).__module__ for c in (config, model, tok)]}, out)
-    """
-)
-
 
 def test_remote_code_round_trip_in_a_fresh_process(small_tokenizer, tmp_path):
     model = tiny_model(src_vocab_size=small_tokenizer.src_vocab_size, tgt_vocab_size=small_tokenizer.tgt_vocab_size)
@@ -53,14 +22,7 @@ def test_remote_code_round_trip_in_a_fresh_process(small_tokenizer, tmp_path):
     for code in folder.glob("*.py"):  # remote code imports only its siblings, relatively
         assert not re.search(r"^\s*(from|import)\s+hf_onelayer", code.read_text(), re.M), code.name
 
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    out = tmp_path / "out.pt"
-    env = dict(os.environ, HF_MODULES_CACHE=str(tmp_path / "modules"), PYTHONPATH="")
-    result = subprocess.run([sys.executable, str(script), str(folder), str(out), json.dumps(SOURCES)],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    child = torch.load(out)
+    child = load_in_fresh_process(str(folder), tmp_path)
 
     assert all(module.startswith("transformers_modules") for module in child["classes"]), child["classes"]
     enc = small_tokenizer(SOURCES, padding=True, return_tensors="pt")
