@@ -8,7 +8,7 @@ Every trial trains for the config's fixed epoch budget (``num_train_epochs`` is 
 scored by its best val perplexity so far (never label-smoothed). Each epoch's score goes to Optuna's
 pruner at step = epoch, so trials with different batch sizes are compared at the same point. The
 study lives in SQLite (``--storage``): a killed search resumes where it stopped, and a trial that
-was running when it died is retried (Optuna's heartbeat + ``RetryFailedTrialCallback``).
+was running when it died is retried (Optuna's heartbeat + ``RetryHeartbeatStaleTrialCallback``).
 
 Searched: learning rate, batch size, scheduler and warmup, dropouts, weight decay, label smoothing,
 hidden size, heads, q/k and v dims, FFN size, the tokenizer's ``min_frequency``, pre/post norm and the
@@ -182,16 +182,16 @@ def make_model_init(search_data: SearchData, model_args: ModelArguments, choices
 
 def open_study(search_args: SearchArguments, output_dir: str):
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     url = search_args.storage or f"sqlite:///{os.path.join(output_dir, 'study.db')}"
     os.makedirs(output_dir, exist_ok=True)
     storage = RDBStorage(url, heartbeat_interval=60, grace_period=180,
-                         failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
+                         failed_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
     return dict(
         study_name=search_args.study_name, storage=storage, load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=search_args.sampler_seed, n_startup_trials=6, multivariate=True),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=search_args.prune_after),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=search_args.prune_after),
     )
 
 
