@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_analysis.py
 	$(PY) benchmarks/bench_embeddings.py
+	$(PY) benchmarks/bench_training.py --data_dir $(DATA)
 
 # Figures and numbers of docs/attention.md. MODEL: a trained folder; COMPARE: a second one, e.g. from
 #   make train OUTPUT=runs/no_ln ARGS="--embedding_layer_norm false"
