@@ -71,8 +71,8 @@ def our_flops(config, batch) -> float:
     N = int((batch["labels"] != -100).sum())
     C, nh, dqk, dv, F_, V = (config.hidden_size, config.num_attention_heads, config.head_dim_qk, config.head_dim_v,
                              config.intermediate_size, config.tgt_vocab_size)
-    attention = 2 * B * T * C * (2 * nh * dqk + nh * dv) + 2 * B * nh * T * T * (dqk + dv) + 2 * B * T * nh * dv * C
-    return 3 * (attention + 2 * N * C * F_ * 2 + 2 * N * C * V)
+    attention = 2 * B * T * C * (2 * nh * dqk + nh * dv) + 2 * B * nh * T * T * (dqk + dv)  # q, k, v at every position
+    return 3 * (attention + 2 * N * nh * dv * C + 2 * N * C * F_ * 2 + 2 * N * C * V)  # output proj, FFN, head at N
 
 
 def timed_rounds(step, batches, rounds, steps) -> list[float]:

@@ -102,6 +102,13 @@ class OneLayerSelfAttention(nn.Module):
     def forward(
         self, x: torch.Tensor, key_mask: torch.BoolTensor, output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        context, weights = self.context(x, key_mask, output_attentions)
+        return self.output(context), weights
+
+    def context(
+        self, x: torch.Tensor, key_mask: torch.BoolTensor, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The concatenated heads before the output projection: (B, T, nh * d_v), and alpha if asked."""
         B, T, _ = x.shape
         nh = self.num_heads
         q = self.query(x).view(B, T, nh, self.d_qk).transpose(1, 2)  # (B, nh, T, d_qk)
@@ -119,8 +126,7 @@ class OneLayerSelfAttention(nn.Module):
             weights = torch.softmax(scores, dim=-1)  # rows sum to 1; padded keys get exactly 0
             c = torch.matmul(F.dropout(weights, p=dropout_p, training=self.training), v)  # (B, nh, T, d_v)
 
-        c = c.transpose(1, 2).reshape(B, T, nh * self.d_v)  # (B, T, nh * d_v)
-        return self.output(c), weights
+        return c.transpose(1, 2).reshape(B, T, nh * self.d_v), weights  # (B, T, nh * d_v)
 
 
 class OneLayerFeedForward(nn.Module):
@@ -150,13 +156,18 @@ class OneLayerBlock(nn.Module):
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if self.pre_norm else None
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def attend(self, x, key_mask, output_attentions=False):
-        """The attention sub-layer with its residual (and, post-norm, its LayerNorm)."""
-        if self.pre_norm:
-            attn, weights = self.attention(self.attention_norm(x), key_mask, output_attentions)
-            return x + self.dropout(attn), weights
-        attn, weights = self.attention(x, key_mask, output_attentions)
-        return self.attention_norm(x + self.dropout(attn)), weights
+    def attend(self, x, key_mask, output_attentions=False, keep=None):
+        """The attention sub-layer with its residual (and, post-norm, its LayerNorm).
+
+        ``keep``: a (B, T) bool mask; the output projection, residual and norm then run only at those
+        positions and the result is (N, C) (keys and values still cover every real token).
+        """
+        context, weights = self.attention.context(self.attention_norm(x) if self.pre_norm else x, key_mask,
+                                                  output_attentions)  # (B, T, nh * d_v)
+        if keep is not None:
+            context, x = context[keep], x[keep]  # (N, nh * d_v), (N, C)
+        x = x + self.dropout(self.attention.output(context))
+        return (x if self.pre_norm else self.attention_norm(x)), weights
 
     def feed(self, x):
         """The feed-forward sub-layer with its residual and LayerNorm; position-wise, any leading shape."""
@@ -280,9 +291,9 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         if loss_positions_only:
             if labels is None or output_hidden_states:
                 raise ValueError("loss_positions_only=True needs labels and no output_hidden_states")
-            attended, weights = self.block.attend(embedded, key_mask, output_attentions)  # (B, T, C)
             labelled = labels != -100  # (B, T)
-            logits = self._head(self.block.feed(attended[labelled]))  # (N, V_tgt), N labelled positions
+            attended, weights = self.block.attend(embedded, key_mask, output_attentions, keep=labelled)  # (N, C)
+            logits = self._head(self.block.feed(attended))  # (N, V_tgt), N labelled positions
             loss = F.cross_entropy(logits.float(), labels[labelled])
             hidden = None
         else:
