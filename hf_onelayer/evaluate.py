@@ -15,12 +15,12 @@ from transformers import TrainingArguments
 from .arguments import parse
 from .train import build_trainer
 from .data import canonical_split, load_translation_data, tokenize_split
-from .translate import load
+from .translate import MODEL_HELP, load
 
 
 @dataclass
 class EvaluateArguments:
-    model: str = field(metadata={"help": "saved model folder or Hub id"})
+    model: str | None = field(default=None, metadata={"help": MODEL_HELP})
     data_dir: str | None = field(default=None, metadata={"help": "folder of Multi30k raw files"})
     dataset_name: str = field(default="bentrevett/multi30k", metadata={"help": "Hub dataset id (without data_dir)"})
     test_file: str | None = field(default=None, metadata={"help": "JSON lines to evaluate instead of a split"})

@@ -1,11 +1,13 @@
 """Translate German sentences with a saved model.
 
-    hf-onelayer translate --model DIR "Ein Mann fährt Fahrrad." "Zwei Hunde spielen im Schnee."
+    hf-onelayer translate "Ein Mann fährt Fahrrad." "Zwei Hunde spielen im Schnee."   # the released model
     echo "Ein Hund rennt." | hf-onelayer translate --model DIR
 """
 
+import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -14,8 +16,20 @@ from transformers import AutoModel, AutoTokenizer
 from .arguments import parse
 
 
-def load(model_dir: str):
-    """(model in eval mode, tokenizer) from a saved folder or Hub id."""
+MODEL_HELP = "saved model folder or Hub id (default: the released model, release/ in the repository)"
+
+
+def default_model() -> str:
+    """The released model: ``$HF_ONELAYER_MODEL``, else ``release/`` beside the package (a source checkout)."""
+    return os.environ.get("HF_ONELAYER_MODEL") or str(Path(__file__).resolve().parents[1] / "release")
+
+
+def load(model_dir: str | None = None):
+    """(model in eval mode, tokenizer) from a saved folder or Hub id; None loads the released model."""
+    if model_dir is None:
+        model_dir = default_model()
+        if not os.path.exists(os.path.join(model_dir, "config.json")):
+            raise SystemExit(f"no --model given and no released model at {model_dir}; pass --model DIR_OR_HUB_ID")
     model = AutoModel.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     return model, tokenizer
@@ -43,7 +57,7 @@ def translate(model, tokenizer, texts: list[str], batch_size: int = 64, progress
 
 @dataclass
 class TranslateArguments:
-    model: str = field(metadata={"help": "saved model folder or Hub id"})
+    model: str | None = field(default=None, metadata={"help": MODEL_HELP})
     batch_size: int = 64
 
 

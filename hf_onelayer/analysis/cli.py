@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..arguments import parse
+from ..translate import MODEL_HELP
 
 
 @dataclass
@@ -21,7 +22,7 @@ class SimulateArguments:
 
 @dataclass
 class ModelAnalysisArguments:
-    model: str = field(metadata={"help": "saved model folder or Hub id"})
+    model: str | None = field(default=None, metadata={"help": MODEL_HELP})
     compare: str | None = field(default=None, metadata={"help": "a second model to compare side by side"})
     data_dir: str | None = field(default=None, metadata={"help": "Multi30k raw files folder"})
     split: str = "val"
@@ -56,7 +57,7 @@ def simulate(argv: list[str]) -> dict:
 
 def model(argv: list[str]) -> dict:
     from ..data import canonical_split, load_translation_data
-    from ..translate import load
+    from ..translate import default_model, load
     from .trained import compare_models, summary_markdown
 
     (args,) = parse(ModelAnalysisArguments, argv, "hf-onelayer analyze model")
@@ -67,7 +68,7 @@ def model(argv: list[str]) -> dict:
     if args.compare:
         loaded.append(("compare", *load(args.compare)))
     compared = compare_models(loaded, sentences, args.out, heat)
-    paths = {"model": args.model, "compare": args.compare}
+    paths = {"model": args.model or default_model(), "compare": args.compare}
     results = {"models": {label: compared[label] | {"path": paths[label]} for label, _, _ in loaded}}
     results["figures"] = [f for stats in results["models"].values() for f in stats["figures"]]
     if args.compare:
