@@ -45,7 +45,7 @@ on {{ machine }}.
 
 ## Training
 
-{{ parameters }} parameters. Hyper-parameters: {{ hyper }}.
+{{ parameters }} parameters. Architecture: {{ architecture }}. Hyper-parameters: {{ hyper }}.
 Word-level tokenizers (NFKC, lowercase, words split from punctuation) trained on the training split
 with `min_frequency={{ min_frequency }}`: {{ src_vocab }} German and {{ tgt_vocab }} English types.
 {{ embedding_note }}
@@ -114,7 +114,9 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
                       "Embeddings initialised at random (normal, std = initializer_range).")
     example_text = ""
     if examples:
-        example_text = "\nExamples (greedy output of this model on test_2016_flickr):\n\n| German | reference | model |\n| --- | --- | --- |\n"
+        example_text = ("\nExamples (greedy output of this model on test_2016_flickr; the first rows are where it does "
+                        "best, the last where it does worst by sentence chrF):\n\n| German | reference | model |\n"
+                        "| --- | --- | --- |\n")
         example_text += "\n".join(f"| {de} | {en} | {out} |" for de, en, out in examples) + "\n"
     return ModelCard.from_template(
         card_data, template_str=TEMPLATE, command=command, results_table="\n".join(rows), best_epoch=best,
@@ -123,6 +125,7 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
         min_frequency=_min_frequency(model_dir), src_vocab=config["src_vocab_size"], tgt_vocab=config["tgt_vocab_size"],
         embedding_note=embedding_note, repo=repo or "PATH_OR_REPO_ID", examples=example_text,
         emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "", norm=config.get("norm_position", "post"),
+        architecture=", ".join(f"{k}={config[k]}" for k in ARCHITECTURE_KEYS if k in config),
     )
 
 
@@ -146,8 +149,10 @@ def _count_parameters(model_dir: str) -> int:
         return sum(prod(weights.get_slice(name).get_shape()) for name in weights.keys())
 
 
+ARCHITECTURE_KEYS = ("hidden_size", "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size",
+                     "hidden_dropout_prob", "attention_probs_dropout_prob", "norm_position", "embedding_layer_norm")
 HYPER_KEYS = ("learning_rate", "lr_scheduler_type", "per_device_train_batch_size", "num_train_epochs", "optim",
-              "weight_decay", "label_smoothing_factor", "seed")
+              "weight_decay", "label_smoothing_factor", "warmup_steps", "seed")
 
 
 def _hyper_parameters(model_dir: str, allow_pickle: bool = False) -> str:
@@ -169,6 +174,16 @@ def _min_frequency(model_dir: str) -> str:
     return str(_load_json(path).get("min_frequency", "?")) if os.path.exists(path) else "?"
 
 
+def pick_examples(sources, references, outputs, n: int) -> list[tuple[str, str, str]]:
+    """Half the ``n`` examples where the model does best, half where it does worst (sentence chrF)."""
+    from sacrebleu.metrics import CHRF
+
+    chrf = CHRF(lowercase=True)
+    rows = sorted(zip(sources, references, outputs), key=lambda r: chrf.sentence_score(r[2], [r[1]]).score)
+    worst, best = rows[: n - n // 2], rows[::-1][: n // 2]
+    return best + worst
+
+
 @dataclass
 class CardArguments:
     model: str = field(metadata={"help": "a trained model folder (with all_results.json)"})
@@ -176,7 +191,8 @@ class CardArguments:
     out: str | None = field(default=None, metadata={"help": "write here (default: MODEL/README.md)"})
     repo: str | None = None
     data_dir: str | None = field(default=None, metadata={"help": "Multi30k folder, for example translations"})
-    n_examples: int = 5
+    n_examples: int = field(default=6, metadata={"help": "examples in the card: the best half and the worst half"})
+    example_pool: int = field(default=200, metadata={"help": "pick them from the first N test sentences"})
     allow_pickle: bool = field(default=False, metadata={"help": "read training_args.bin (a pickle) of runs you trust"})
 
 
@@ -187,9 +203,10 @@ def main(argv: list[str] | None = None) -> str:
         from .data import load_local_folder
         from .translate import load, translate
 
-        test = load_local_folder(args.data_dir, splits=("test",))["test"].select(range(args.n_examples))
+        test = load_local_folder(args.data_dir, splits=("test",))["test"]
+        test = test.select(range(min(args.example_pool, len(test))))
         model, tokenizer = load(args.model)
-        examples = list(zip(test["de"], test["en"], translate(model, tokenizer, test["de"])))
+        examples = pick_examples(test["de"], test["en"], translate(model, tokenizer, test["de"]), args.n_examples)
     card = build_card(args.model, args.command, args.repo, examples=examples, allow_pickle=args.allow_pickle)
     out = args.out or os.path.join(args.model, "README.md")
     card.save(out)
