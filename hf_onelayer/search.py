@@ -54,6 +54,9 @@ class SearchArguments:
     sampler_seed: int = 0
     timeout_s: float | None = field(default=None, metadata={"help": "start no new trial after this many seconds"})
     report_dir: str | None = field(default=None, metadata={"help": "only write the trials table and plots here"})
+    enqueue: str | None = field(
+        default=None, metadata={"help": "JSON list of full parameter sets to try before sampling (each added once)"}
+    )
 
 
 def embedding_choices(search_args: SearchArguments) -> dict[str, dict]:
@@ -158,6 +161,25 @@ class SearchTrainer(TranslationTrainer):
             raise optuna.TrialPruned()
 
 
+def enqueue_from_file(study, path: str) -> int:
+    """Queue the parameter sets listed in ``path`` that the study has not seen yet; returns how many."""
+    with open(path, encoding="utf-8") as handle:
+        wanted = json.load(handle)
+    if not isinstance(wanted, list) or not all(isinstance(p, dict) for p in wanted):
+        raise ValueError(f"{path}: expected a JSON list of objects (parameter name -> value)")
+    known = [t.params or t.system_attrs.get("fixed_params", {}) for t in study.trials]
+    added = 0
+    for i, params in enumerate(wanted):
+        unknown = set(params) ^ set(DEFAULT_TRIAL)
+        if unknown:
+            raise ValueError(f"{path}: entry {i}: parameters {sorted(unknown)} missing or unknown")
+        if params not in known:
+            study.enqueue_trial(params)
+            known.append(params)
+            added += 1
+    return added
+
+
 def make_model_init(search_data: SearchData, model_args: ModelArguments, choices: dict, seed: int):
     def model_init(trial=None):
         params = dict(DEFAULT_TRIAL) if trial is None else search_space(trial, list(choices))
@@ -218,6 +240,17 @@ def main(argv: list[str] | None = None):
     transformers.utils.logging.set_verbosity_warning()
     set_seed(training_args.seed)
 
+    study = optuna.create_study(direction="minimize", **study_kwargs)
+    if search_args.enqueue_defaults and not study.trials:
+        study.enqueue_trial(DEFAULT_TRIAL)
+    if search_args.enqueue:
+        enqueue_from_file(study, search_args.enqueue)
+    done = [t for t in study.trials if t.state.is_finished()]
+    remaining = search_args.n_trials - len(done)
+    logger.info("study %s: %d trials finished, %d to run", search_args.study_name, len(done), max(remaining, 0))
+    if remaining <= 0:
+        return
+
     raw = load_translation_data(data_args.data_dir, data_args.dataset_name, data_args.train_file,
                                 data_args.validation_file, data_args.test_file)
     if data_args.max_train_samples:
@@ -239,19 +272,12 @@ def main(argv: list[str] | None = None):
                             trainer_class=SearchTrainer, model_init=model_init,
                             search_data=search_data, embeddings=list(choices))
 
-    study = optuna.create_study(direction="minimize", **study_kwargs)
-    done = [t for t in study.trials if t.state.is_finished()]
-    if search_args.enqueue_defaults and not study.trials:
-        study.enqueue_trial(DEFAULT_TRIAL)
-    remaining = search_args.n_trials - len(done)
-    logger.info("study %s: %d trials finished, %d to run", search_args.study_name, len(done), max(remaining, 0))
-    if remaining > 0:
-        best = trainer.hyperparameter_search(
-            hp_space=lambda trial: {k: v for k, v in search_space(trial, list(choices)).items() if k in TRAINING_KEYS},
-            compute_objective=trainer.best_so_far, n_trials=remaining, direction="minimize", backend="optuna",
-            timeout=search_args.timeout_s, **study_kwargs,
-        )
-        logger.info("best trial %s: val perplexity %.2f, %s", best.run_id, best.objective, best.hyperparameters)
+    best = trainer.hyperparameter_search(
+        hp_space=lambda trial: {k: v for k, v in search_space(trial, list(choices)).items() if k in TRAINING_KEYS},
+        compute_objective=trainer.best_so_far, n_trials=remaining, direction="minimize", backend="optuna",
+        timeout=search_args.timeout_s, **study_kwargs,
+    )
+    logger.info("best trial %s: val perplexity %.2f, %s", best.run_id, best.objective, best.hyperparameters)
 
 
 if __name__ == "__main__":

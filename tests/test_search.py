@@ -5,7 +5,7 @@ import json
 import optuna
 import pytest
 
-from hf_onelayer.search import DEFAULT_TRIAL
+from hf_onelayer.search import DEFAULT_TRIAL, enqueue_from_file
 from hf_onelayer.search import main as search
 
 pytestmark = pytest.mark.xdist_group("search")
@@ -13,15 +13,18 @@ pytestmark = pytest.mark.xdist_group("search")
 
 def test_search_runs_resumes_and_reports(data_dir, tmp_path):
     out = tmp_path / "search"
+    seeded = dict(DEFAULT_TRIAL, hidden_size=192, norm_position="pre", min_frequency=1, per_device_train_batch_size=64)
+    (tmp_path / "seeds.json").write_text(json.dumps([seeded]))
     argv = ["training/configs/default.json", "--data_dir", str(data_dir), "--output_dir", str(out),
             "--max_train_samples", "200", "--max_eval_samples", "40", "--num_train_epochs", "2",
-            "--disable_tqdm", "true", "--n_trials", "2"]
+            "--disable_tqdm", "true", "--enqueue", str(tmp_path / "seeds.json"), "--n_trials", "2"]
     search(argv)
     storage = f"sqlite:///{out / 'study.db'}"
     study = optuna.load_study(study_name="onelayer", storage=storage)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
     first = study.trials[0]
     assert first.params == DEFAULT_TRIAL  # the baseline runs first
+    assert study.trials[1].params == seeded  # then the queued parameter sets
     assert set(first.intermediate_values) == {1, 2}  # reported per epoch, whatever the batch size
     assert first.value == min(first.intermediate_values.values())  # best val perplexity so far
     assert first.user_attrs["epoch2"]["perplexity"] > 1
@@ -41,3 +44,18 @@ def test_search_runs_resumes_and_reports(data_dir, tmp_path):
     tuned = json.loads((report / "tuned.json").read_text())
     best = study.best_trial.params
     assert tuned["learning_rate"] == best["learning_rate"] and tuned["num_train_epochs"] == 10
+
+
+def test_enqueue_file_errors_name_the_file_and_entry(tmp_path):
+    study = optuna.create_study()
+    bad = tmp_path / "seeds.json"
+    bad.write_text(json.dumps([{"learning_rate": 0.1}]))
+    with pytest.raises(ValueError, match=r"seeds.json: entry 0: parameters .*hidden_size"):
+        enqueue_from_file(study, str(bad))
+    bad.write_text(json.dumps({"learning_rate": 0.1}))
+    with pytest.raises(ValueError, match="expected a JSON list"):
+        enqueue_from_file(study, str(bad))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps([DEFAULT_TRIAL, DEFAULT_TRIAL]))
+    assert enqueue_from_file(study, str(good)) == 1  # the same set is queued once
+    assert enqueue_from_file(study, str(good)) == 0
