@@ -15,7 +15,6 @@ import sys
 
 from dataclasses import asdict
 
-import torch.nn.functional as F
 import transformers
 from transformers import Trainer, set_seed
 
@@ -52,18 +51,14 @@ class TranslationTrainer(Trainer):
             self.data_collator = train_collator
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """Training steps run the head at labelled positions only; label smoothing applies to training only.
+        """Training steps take the model's fused labelled-positions path, label-smoothed if asked.
 
         Evaluation (``return_outputs=True``) takes the usual path: full logits, unsmoothed loss.
         """
         if return_outputs or "labels" not in inputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        outputs = model(**inputs, loss_positions_only=True)
-        smoothing = self.args.label_smoothing_factor  # read per step: a search trial may change it
-        if not smoothing:
-            return outputs.loss
-        labels = inputs["labels"]
-        return F.cross_entropy(outputs.logits.float(), labels[labels != -100], label_smoothing=smoothing)
+        # read per step: a search trial may change label_smoothing_factor after __init__
+        return model(**inputs, loss_positions_only=True, smoothing=self.args.label_smoothing_factor).loss
 
     def get_eval_dataloader(self, eval_dataset=None):
         return self._with_eval_collator(super().get_eval_dataloader, eval_dataset)

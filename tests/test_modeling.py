@@ -150,7 +150,8 @@ def test_loss_is_mean_cross_entropy_over_labels_not_minus_100():
 
 
 @pytest.mark.parametrize("norm_position", ["post", "pre"])
-def test_loss_positions_only_give_the_same_loss_logits_and_gradients(norm_position):
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_loss_positions_only_gives_the_same_loss_and_gradients(norm_position, smoothing):
     model = tiny_model(norm_position=norm_position)
     ids = random_ids()
     mask = torch.ones_like(ids)
@@ -158,20 +159,47 @@ def test_loss_positions_only_give_the_same_loss_logits_and_gradients(norm_positi
     labels = random_ids(vocab=77, seed=3)
     labels[:, 0] = -100
     labels[1, 5:] = -100
-    full = model(ids, attention_mask=mask, labels=labels)
-    full.loss.backward()
-    full_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
-    model.zero_grad()
-    sparse = model(ids, attention_mask=mask, labels=labels, loss_positions_only=True)
-    sparse.loss.backward()
+    logits = model(ids, attention_mask=mask).logits
     keep = labels != -100
-    assert sparse.logits.shape == (int(keep.sum()), 77)
-    torch.testing.assert_close(sparse.logits, full.logits[keep])
-    torch.testing.assert_close(sparse.loss, full.loss)
+    expected = F.cross_entropy(logits[keep], labels[keep], label_smoothing=smoothing)
+    expected.backward()
+    expected_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    fused = model(ids, attention_mask=mask, labels=labels, loss_positions_only=True, smoothing=smoothing)
+    fused.loss.backward()
+    assert fused.logits is None
+    torch.testing.assert_close(fused.loss, expected)
     for name, param in model.named_parameters():
-        torch.testing.assert_close(param.grad, full_grads[name], msg=name)
+        torch.testing.assert_close(param.grad, expected_grads[name], msg=name)
     with pytest.raises(ValueError, match="needs labels"):
         model(ids, loss_positions_only=True)
+    with pytest.raises(ValueError, match="smoothing applies only"):
+        model(ids, labels=labels, smoothing=0.1)
+
+
+def test_linear_cross_entropy_in_chunks_matches_torch_and_skips_frozen_weights():
+    from hf_onelayer.modeling_onelayer import LinearCrossEntropy
+
+    torch.manual_seed(0)
+    x = torch.randn(300, 16, requires_grad=True)
+    weight = torch.randn(50, 16, requires_grad=True)
+    bias = torch.randn(50, requires_grad=True)
+    target = torch.randint(0, 50, (300,))
+    loss = LinearCrossEntropy.apply(x, weight, bias, target, 0.0, 64)  # 300 rows: chunks of 64, last one short
+    (2 * loss).backward()  # the upstream gradient scales the stored ones
+    grads = [t.grad.clone() for t in (x, weight, bias)]
+    for t in (x, weight, bias):
+        t.grad = None
+    reference = F.cross_entropy(F.linear(x, weight, bias), target)
+    (2 * reference).backward()
+    torch.testing.assert_close(loss, reference)
+    for got, t in zip(grads, (x, weight, bias)):
+        torch.testing.assert_close(got, t.grad)
+
+    frozen = weight.detach()  # a frozen head: no gradient computed for it
+    x.grad = None
+    LinearCrossEntropy.apply(x, frozen, bias, target, 0.0, 64).backward()
+    assert x.grad is not None and frozen.grad is None
 
 
 def test_save_and_load_give_identical_outputs(tmp_path):
