@@ -38,7 +38,7 @@ runs/vectors/pretrain_vectors.json: | $(STAMP)
 
 # Train the tuned configuration and publish it as release/ and model_card.md.
 TUNED ?= training/configs/tuned.json
-release: $(STAMP)
+release: $(STAMP) runs/vectors/pretrain_vectors.json
 	$(PY) training/train.py $(TUNED) --data_dir $(DATA) --output_dir runs/release
 	$(PY) training/release.py --run runs/release --data_dir $(DATA) --command "make release"
 
