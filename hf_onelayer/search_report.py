@@ -101,7 +101,11 @@ def write_report(study, out_dir: str, base_config: dict | None = None, embedding
             ax = plot(study)
         fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
         if name != "importance.png":
-            (ax if hasattr(ax, "set_yscale") else ax.flat[0]).set_yscale("log")
+            axis = ax if hasattr(ax, "set_yscale") else ax.flat[0]
+            axis.set_yscale("log")
+            axis.set_ylabel("best val perplexity so far")
+            if name == "intermediate.png":
+                axis.set_xlabel("epoch")
         fig.set_size_inches(8, 5)
         fig.tight_layout()
         fig.savefig(os.path.join(out_dir, name), dpi=110)
