@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None):
     set_seed(training_args.seed)
 
     study = optuna.create_study(direction="minimize", **study_kwargs)
+    study.set_user_attr("num_train_epochs", training_args.num_train_epochs)  # the budget tuned.json keeps
     if search_args.enqueue_defaults and not study.trials:
         study.enqueue_trial(DEFAULT_TRIAL)
     if search_args.enqueue:

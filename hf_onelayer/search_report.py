@@ -47,9 +47,12 @@ def trial_rows(study) -> list[dict]:
     return rows
 
 
-def tuned_config(base: dict, params: dict, embedding_flags: dict) -> dict:
-    """A flat ``hf-onelayer train`` config: ``base`` (e.g. default.json) with the trial's values."""
+def tuned_config(base: dict, params: dict, embedding_flags: dict, epochs: float | None = None) -> dict:
+    """A flat ``hf-onelayer train`` config: ``base`` (e.g. default.json) with the trial's values and
+    the search's epoch budget (the configuration was chosen for that budget)."""
     config = dict(base, output_dir="runs/tuned")
+    if epochs:
+        config["num_train_epochs"] = epochs
     config.update({k: v for k, v in params.items() if k != "embedding_init"})
     config.update(embedding_flags.get(params.get("embedding_init", "random"), {}))
     return config
@@ -91,7 +94,8 @@ def write_report(study, out_dir: str, base_config: dict | None = None, embedding
             json.dump({"number": best.number, "value": best.value, "params": best.params}, handle, indent=1)
         if base_config is not None:
             with open(os.path.join(out_dir, "tuned.json"), "w") as handle:
-                json.dump(tuned_config(base_config, best.params, embedding_flags or {}), handle, indent=2)
+                epochs = study.user_attrs.get("num_train_epochs") or max(r["epochs_run"] for r in rows)
+                json.dump(tuned_config(base_config, best.params, embedding_flags or {}, epochs), handle, indent=2)
     plots = {"history.png": ovm.plot_optimization_history, "intermediate.png": ovm.plot_intermediate_values}
     if len(complete) >= 2:
         plots["importance.png"] = ovm.plot_param_importances
