@@ -1,0 +1,130 @@
+"""Configuration of the one-layer Transformer translator.
+
+This file is copied into every saved model folder (remote code), so it imports only
+third-party libraries and its sibling files, never ``hf_onelayer`` by name.
+"""
+
+from huggingface_hub.dataclasses import strict
+from transformers import PretrainedConfig
+
+NORM_POSITIONS = ("post", "pre")
+
+
+@strict(accept_kwargs=True)
+class OneLayerTranslatorConfig(PretrainedConfig):
+    r"""Configuration of [`OneLayerTranslatorModel`].
+
+    Defaults follow the course model: hidden 128, 2 heads, query/key and value dimension 96 per head
+    (not tied to ``hidden_size // num_attention_heads``), feed-forward 2048, post-norm; the embeddings
+    are BERT's (token + position, then LayerNorm).
+
+    Args:
+        src_vocab_size: size of the source (German) vocabulary; rows of the token embedding.
+        tgt_vocab_size: size of the target (English) vocabulary; outputs of the head.
+        hidden_size: width of the residual stream.
+        num_attention_heads: number of self-attention heads.
+        head_dim_qk: per-head dimension of queries and keys.
+        head_dim_v: per-head dimension of values.
+        intermediate_size: width of the ReLU feed-forward layer.
+        max_position_embeddings: longest sequence the learned position table covers.
+        hidden_dropout_prob: dropout on embeddings, attention output and feed-forward output.
+        attention_probs_dropout_prob: dropout on the attention weights.
+        layer_norm_eps: epsilon of the LayerNorms.
+        norm_position: ``"post"`` (add & norm, as in the course model) or ``"pre"`` (norm, then add).
+        initializer_range: standard deviation of the normal initialisation.
+        decode_length_ratio, decode_length_offset: when translating a source of ``n`` tokens, the
+            model offers ``min(max_position_embeddings, ceil(ratio * n) + offset)`` output positions.
+        src_embedding_dim: width of the source token (and position) embeddings when it differs from
+            ``hidden_size`` (pretrained vectors); a learned projection then maps them to ``hidden_size``.
+        tgt_embedding_dim: width of the output embeddings (the head's weights) when it differs from
+            ``hidden_size``; a learned projection maps the hidden state to it before the head.
+        embedding_layer_norm: a LayerNorm on token + position embeddings, as BERT has (default). Without
+            it the embeddings enter attention at the scale of ``initializer_range`` and the query/key
+            weights must first grow ~100x before attention can sharpen.
+        freeze_src_embeddings, freeze_tgt_embeddings: keep the source embedding / head weights fixed.
+        embedding_init: where the embeddings came from and their coverage (written by
+            ``hf_onelayer.embeddings``), so a saved model documents its origin.
+    """
+
+    model_type = "onelayer_translator"
+    attribute_map = {"vocab_size": "tgt_vocab_size"}
+
+    src_vocab_size: int = 8000
+    tgt_vocab_size: int = 6000
+    hidden_size: int = 128
+    num_attention_heads: int = 2
+    head_dim_qk: int = 96
+    head_dim_v: int = 96
+    intermediate_size: int = 2048
+    max_position_embeddings: int = 64
+    hidden_dropout_prob: float | int = 0.1
+    attention_probs_dropout_prob: float | int = 0.1
+    layer_norm_eps: float = 1e-5
+    norm_position: str = "post"
+    initializer_range: float = 0.02
+    decode_length_ratio: float | int = 1.5
+    decode_length_offset: int = 5
+    pad_token_id: int | None = 0
+    unk_token_id: int | None = 1
+    bos_token_id: int | None = 2
+    eos_token_id: int | None = 3
+    tie_word_embeddings: bool = False
+    src_embedding_dim: int | None = None
+    tgt_embedding_dim: int | None = None
+    embedding_layer_norm: bool = True
+    freeze_src_embeddings: bool = False
+    freeze_tgt_embeddings: bool = False
+    embedding_init: dict | None = None
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self.check_fields()
+
+    def check_fields(self):
+        """Raise ``ValueError`` naming the field at fault (run at construction and on load)."""
+        for name in (
+            "src_vocab_size",
+            "tgt_vocab_size",
+            "hidden_size",
+            "num_attention_heads",
+            "head_dim_qk",
+            "head_dim_v",
+            "intermediate_size",
+            "max_position_embeddings",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"OneLayerTranslatorConfig.{name} must be a positive integer, got {value!r}")
+        for name in ("src_embedding_dim", "tgt_embedding_dim"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ValueError(f"OneLayerTranslatorConfig.{name} must be None or a positive integer, got {value!r}")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"OneLayerTranslatorConfig.{name} must be in [0, 1), got {value!r}")
+        if self.norm_position not in NORM_POSITIONS:
+            raise ValueError(
+                f"OneLayerTranslatorConfig.norm_position must be one of {NORM_POSITIONS}, got {self.norm_position!r}"
+            )
+        if not self.layer_norm_eps > 0:
+            raise ValueError(f"OneLayerTranslatorConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+        if not self.initializer_range > 0:
+            raise ValueError(
+                f"OneLayerTranslatorConfig.initializer_range must be > 0, got {self.initializer_range!r}"
+            )
+        if not self.decode_length_ratio > 0 or self.decode_length_offset < 0:
+            raise ValueError(
+                "OneLayerTranslatorConfig.decode_length_ratio must be > 0 and decode_length_offset >= 0, got "
+                f"{self.decode_length_ratio!r} and {self.decode_length_offset!r}"
+            )
+        for name in ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < min(self.src_vocab_size, self.tgt_vocab_size):
+                raise ValueError(
+                    f"OneLayerTranslatorConfig.{name}={value} lies outside both vocabularies "
+                    f"(src {self.src_vocab_size}, tgt {self.tgt_vocab_size})"
+                )
+
+
+__all__ = ["OneLayerTranslatorConfig"]
