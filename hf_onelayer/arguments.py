@@ -49,6 +49,9 @@ class ModelArguments:
     embedding_projection: str = field(default="learned", metadata={"help": "'learned' projection or 'pca' when dims differ"})
     bert_embedding: bool = field(default=False, metadata={"help": "also copy BERT position embeddings and LayerNorm"})
     uncovered_init: str = field(default="random", metadata={"help": "uncovered words: 'random' (pretrained scale) or 'mean'"})
+    rescale_embeddings: bool = field(
+        default=False, metadata={"help": "scale pretrained vectors to the model's init std (initializer_range)"}
+    )
     allow_pickle: bool = field(default=False, metadata={"help": "allow gensim pickles (only for files you trust)"})
 
 

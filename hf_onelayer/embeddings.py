@@ -382,13 +382,16 @@ def pca_reduce(matrix: torch.Tensor, dim: int) -> torch.Tensor:
 
 def build_model(config, src: EmbeddingInit | None = None, tgt: EmbeddingInit | None = None,
                 projection: str = "learned", bert_embedding: bool = False, freeze_src: bool = False,
-                freeze_tgt: bool = False):
+                freeze_tgt: bool = False, rescale: bool = False):
     """A new ``OneLayerTranslatorModel`` whose source embeddings / head weights start from ``src`` / ``tgt``.
 
     Vectors narrower or wider than ``hidden_size`` get a learned projection (``projection="learned"``,
     part of the model weights) or are reduced by PCA (``"pca"``, wider vectors only). With
     ``bert_embedding`` the BERT position embeddings and embedding LayerNorm are copied too. The config
-    records the origin and coverage of each side in ``embedding_init``.
+    records the origin and coverage of each side in ``embedding_init``. With ``rescale`` each matrix is
+    multiplied so that its entries have the std of the model's own init (``initializer_range``):
+    directions kept, scale of a fresh model (pretrained vectors are often 10x larger, which as head
+    weights makes the first logits large).
     """
     from .modeling_onelayer import OneLayerTranslatorModel
 
@@ -402,6 +405,10 @@ def build_model(config, src: EmbeddingInit | None = None, tgt: EmbeddingInit | N
             continue
         matrix = init.matrix
         info = dict(init.info, projection=None, frozen=freeze_src if side == "src" else freeze_tgt)
+        if rescale:
+            std = float(matrix.std())
+            matrix = matrix * (config.initializer_range / std)
+            info["rescaled_from_std"] = std
         if matrix.shape[1] != hidden:
             if projection == "pca" and matrix.shape[1] > hidden and not (side == "src" and bert_embedding):
                 matrix = pca_reduce(matrix, hidden)

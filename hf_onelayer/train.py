@@ -131,7 +131,8 @@ def build_model_from_args(config, tokenizer, train_raw, model_args, seed: int) -
             inits[side] = prepare_init(spec, vocab, token_counts(vocab, texts), model_args.uncovered_init, seed,
                                        model_args.allow_pickle)
     return build_model(config, inits.get("src"), inits.get("tgt"), model_args.embedding_projection,
-                       model_args.bert_embedding, model_args.freeze_src_embeddings, model_args.freeze_tgt_embeddings)
+                       model_args.bert_embedding, model_args.freeze_src_embeddings, model_args.freeze_tgt_embeddings,
+                       model_args.rescale_embeddings)
 
 
 def main(argv: list[str] | None = None) -> dict:

