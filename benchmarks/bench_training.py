@@ -15,7 +15,8 @@ On the same Multi30k training batches (batch 128, the same sentences for both) i
 * peak RSS of `hf-onelayer train` (a short run in a subprocess: data, tokenizer, model, Trainer).
 * wall time of the default 10-epoch training: projected from (a), and the measured train_runtime
   of a finished run when --run_dir has one.
-Prints a markdown table and one JSON line. Numbers move when other processes share the cores.
+Prints a markdown table and one JSON line (``--profile`` adds torch.profiler's table of our step).
+Numbers move when other processes share the cores.
 """
 
 import json
@@ -48,6 +49,7 @@ class BenchArguments:
     rss_steps: int = field(default=40, metadata={"help": "steps of the `hf-onelayer train` run measured for RSS (0: skip)"})
     run_dir: str = field(default="runs/default", metadata={"help": "a finished default run, for its measured wall time"})
     epochs: int = 10
+    profile: bool = field(default=False, metadata={"help": "also print torch.profiler's table of 5 of our steps"})
     threads: int | None = field(default=None, metadata={"help": "torch threads (default: torch's, one per core)"})
 
 
@@ -65,35 +67,32 @@ def matmul_peak(threads: int, seconds: float = 2.0) -> float:
     return best
 
 
-def our_flops(config, batch) -> float:
-    """Matmul FLOPs of one training step (forward x 3) at the positions our path computes."""
-    B, T = batch["input_ids"].shape
-    N = int((batch["labels"] != -100).sum())
+def step_flops(config, batch_size: int, width: int, n_out: int) -> float:
+    """Matmul FLOPs of one training step (forward x 3): q, k, v and the scores over every position of
+    a (batch_size, width) batch; the attention output, feed-forward and head at ``n_out`` positions."""
+    B, T = batch_size, width
     C, nh, dqk, dv, F_, V = (config.hidden_size, config.num_attention_heads, config.head_dim_qk, config.head_dim_v,
                              config.intermediate_size, config.tgt_vocab_size)
-    attention = 2 * B * T * C * (2 * nh * dqk + nh * dv) + 2 * B * nh * T * T * (dqk + dv)  # q, k, v at every position
-    return 3 * (attention + 2 * N * nh * dv * C + 2 * N * C * F_ * 2 + 2 * N * C * V)  # output proj, FFN, head at N
+    attention = 2 * B * T * C * (2 * nh * dqk + nh * dv) + 2 * B * nh * T * T * (dqk + dv)
+    return 3 * (attention + n_out * (2 * nh * dv * C + 2 * C * F_ * 2 + 2 * C * V))
 
 
-def baseline_flops(config, batch_size: int) -> float:
-    """Matmul FLOPs of one course-style step: everything at all 43 positions."""
-    B, T = batch_size, COURSE_LENGTH
-    C, nh, dqk, dv, F_, V = (config.hidden_size, config.num_attention_heads, config.head_dim_qk, config.head_dim_v,
-                             config.intermediate_size, config.tgt_vocab_size)
-    attention = 2 * B * T * C * (2 * nh * dqk + nh * dv) + 2 * B * nh * T * T * (dqk + dv) + 2 * B * T * nh * dv * C
-    return 3 * (attention + 2 * B * T * C * F_ * 2 + 2 * B * T * C * V)
+def seconds(step, batches) -> float:
+    start = time.perf_counter()
+    for features in batches:
+        step(features)
+    return time.perf_counter() - start
 
 
-def timed_rounds(step, batches, rounds, steps) -> list[float]:
-    """Seconds per round of ``steps`` steps."""
-    out = []
-    for r in range(rounds):
-        chunk = batches[(r * steps) % len(batches):][:steps]
-        start = time.perf_counter()
-        for features in chunk:
+def profile(step, batches) -> str:
+    """torch.profiler's table of ``step`` over ``batches``, the ops that took the most time first."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for features in batches:
             step(features)
-        out.append(time.perf_counter() - start)
-    return out
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
 
 
 def main():
@@ -120,12 +119,9 @@ def main():
     collate = TranslationCollator(pad_token_id=config.pad_token_id)
     base = CourseModel(tok.src_vocab_size, tok.tgt_vocab_size).train()
     base_opt = torch.optim.Adam(base.parameters(), lr=1e-3)
-    flops = []
 
     def ours_step(features):
-        batch = collate(features)
-        flops.append(our_flops(config, batch))
-        loss = ours(**batch, loss_positions_only=True).loss
+        loss = ours(**collate(features), loss_positions_only=True).loss
         loss.backward()
         ours_opt.step()
         ours_opt.zero_grad(set_to_none=True)
@@ -140,19 +136,28 @@ def main():
     for step in (ours_step, base_step):  # warm-up
         for features in batches[-2:]:
             step(features)
-    flops.clear()
+    rounds = [batches[r * args.steps:(r + 1) * args.steps] for r in range(args.rounds)]
     ours_s, base_s = [], []
-    for r in range(args.rounds):  # alternate, so background load hits both alike
-        ours_s += timed_rounds(ours_step, batches[r * args.steps:], 1, args.steps)
-        base_s += timed_rounds(base_step, batches[r * args.steps:], 1, args.steps)
-    round_tokens = [sum(tokens_per_batch[r * args.steps:(r + 1) * args.steps]) for r in range(args.rounds)]
-    ours_tps = statistics.median(t / s for t, s in zip(round_tokens, ours_s))
-    base_tps = statistics.median(t / s for t, s in zip(round_tokens, base_s))
-    ours_flops_per_s = statistics.median(
-        sum(flops[r * args.steps:(r + 1) * args.steps]) / s for r, s in enumerate(ours_s))
+    for chunk in rounds:  # alternate, so background load hits both alike
+        ours_s.append(seconds(ours_step, chunk))
+        base_s.append(seconds(base_step, chunk))
+    widths = [collate(features)["input_ids"].shape[1] for features in batches]
+    ours_work = [step_flops(config, len(b), w, n) for b, w, n in zip(batches, widths, tokens_per_batch)]
+    base_work = step_flops(config, args.batch_size, COURSE_LENGTH, args.batch_size * COURSE_LENGTH)
+    labelled_share = sum(tokens_per_batch) / sum(len(b) * w for b, w in zip(batches, widths))
+    steps = args.steps
+
+    def per_round(values):
+        return [sum(values[r * steps:(r + 1) * steps]) for r in range(args.rounds)]
+
+    ours_tps = statistics.median(t / s for t, s in zip(per_round(tokens_per_batch), ours_s))
+    base_tps = statistics.median(t / s for t, s in zip(per_round(tokens_per_batch), base_s))
+    ours_flops_per_s = statistics.median(f / s for f, s in zip(per_round(ours_work), ours_s))
+    base_flops_per_s = statistics.median(base_work * steps / s for s in base_s)
+    flop_ratio = base_work * len(ours_work) / sum(ours_work)  # work per step, baseline / ours
     peak = matmul_peak(threads)
-    base_flops_per_s = statistics.median(baseline_flops(config, args.batch_size) * args.steps / s for s in base_s)
-    flop_ratio = baseline_flops(config, args.batch_size) * len(flops) / sum(flops)  # work per step, baseline / ours
+    if args.profile:
+        print(profile(ours_step, batches[:5]))
 
     # translation throughput on test_2016_flickr
     ours.eval(), base.eval()
@@ -189,7 +194,7 @@ def main():
     result = {
         "threads": threads, "ours_tokens_per_s": ours_tps, "baseline_tokens_per_s": base_tps,
         "speedup": ours_tps / base_tps, "ours_model_flops_per_s": ours_flops_per_s, "matmul_peak_flops_per_s": peak,
-        "mfu": ours_flops_per_s / peak, "baseline_mfu": base_flops_per_s / peak, "flop_ratio": flop_ratio,
+        "mfu": ours_flops_per_s / peak, "baseline_mfu": base_flops_per_s / peak, "flop_ratio": flop_ratio, "labelled_share": labelled_share,
         "ours_translate_sentences_per_s": ours_sps,
         "baseline_translate_sentences_per_s": base_sps, "train_peak_rss_mib": rss_mib,
         "projected_10_epoch_train_s": projected, "measured_train_runtime_s": measured, "measured_run": results_path,
@@ -202,6 +207,7 @@ def main():
          f"{ours_flops_per_s / 1e9:.1f} / {peak / 1e9:.1f} GFLOP/s = {100 * ours_flops_per_s / peak:.0f} %", ">= 35 %"),
         ("the same, baseline", f"{base_flops_per_s / 1e9:.1f} GFLOP/s = {100 * base_flops_per_s / peak:.0f} %", ""),
         ("matmul work per batch, baseline / ours (the speed-up at equal FLOP/s)", f"{flop_ratio:.2f}x", ""),
+        ("positions of our dynamically padded batches that carry a label", f"{100 * labelled_share:.0f} %", ""),
         ("translate test_2016_flickr, sentences/s: ours / baseline", f"{ours_sps:,.0f} / {base_sps:,.0f}", ""),
         (f"peak RSS of `hf-onelayer train` ({args.rss_steps} steps)", f"{rss_mib:,.0f} MiB" if rss_mib else "skipped", ""),
         (f"default {args.epochs}-epoch training: projected from tokens/s", f"{projected / 60:.1f} min", ""),

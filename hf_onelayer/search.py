@@ -32,7 +32,7 @@ from .arguments import DataArguments, ModelArguments, OneLayerTrainingArguments,
 from .configuration_onelayer import OneLayerTranslatorConfig
 from .data import load_translation_data, tokenize_split
 from .tokenization_onelayer import OneLayerTranslatorTokenizer
-from .train import TranslationTrainer, build_model_from_args, build_trainer, use_metrics_for
+from .train import TranslationTrainer, build_model_from_args, build_trainer, first, new_config, use_metrics_for
 
 logger = logging.getLogger(__name__)
 
@@ -190,14 +190,7 @@ def make_model_init(search_data: SearchData, model_args: ModelArguments, choices
         fields.update(src_embeddings=None, tgt_embeddings=None, min_frequency=params["min_frequency"])
         fields.update(choices[params["embedding_init"]])
         args = replace(model_args, **fields)
-        config = OneLayerTranslatorConfig(
-            src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size,
-            pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
-            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-            attn_implementation=args.attn_implementation, **args.architecture(),
-        )
-        train_raw = search_data.raw["train"]
-        return build_model_from_args(config, tokenizer, train_raw, args, seed)
+        return build_model_from_args(new_config(tokenizer, args), tokenizer, search_data.raw["train"], args, seed)
 
     return model_init
 
@@ -254,10 +247,8 @@ def main(argv: list[str] | None = None):
 
     raw = load_translation_data(data_args.data_dir, data_args.dataset_name, data_args.train_file,
                                 data_args.validation_file, data_args.test_file)
-    if data_args.max_train_samples:
-        raw["train"] = raw["train"].select(range(min(data_args.max_train_samples, len(raw["train"]))))
-    if data_args.max_eval_samples:
-        raw["validation"] = raw["validation"].select(range(min(data_args.max_eval_samples, len(raw["validation"]))))
+    raw["train"] = first(raw["train"], data_args.max_train_samples)
+    raw["validation"] = first(raw["validation"], data_args.max_eval_samples)
     max_length = model_args.max_position_embeddings or OneLayerTranslatorConfig().max_position_embeddings
     search_data = SearchData(raw, max_length)
     choices = embedding_choices(search_args)

@@ -101,14 +101,29 @@ def use_metrics_for(trainer: Trainer, split) -> None:
     )
 
 
-def _first(dataset, n):
+def new_config(tokenizer, model_args) -> OneLayerTranslatorConfig:
+    """The config of a new model for ``tokenizer``'s vocabularies and the architecture in ``model_args``."""
+    return OneLayerTranslatorConfig(
+        src_vocab_size=tokenizer.src_vocab_size,
+        tgt_vocab_size=tokenizer.tgt_vocab_size,
+        pad_token_id=tokenizer.pad_token_id,
+        unk_token_id=tokenizer.unk_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        attn_implementation=model_args.attn_implementation,
+        **model_args.architecture(),
+    )
+
+
+def first(dataset, n):
+    """The first ``n`` rows of ``dataset`` (all of them when ``n`` is None)."""
     return dataset if n is None else dataset.select(range(min(n, len(dataset))))
 
 
 def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslatorTokenizer:
     """Train the vocabularies on the training split; under DDP the main process trains, the others load."""
     path = os.path.join(training_args.output_dir, "tokenizer")
-    with training_args.main_process_first(desc="train tokenizer"):
+    with training_args.main_processfirst(desc="train tokenizer"):
         if training_args.process_index == 0:
             tokenizer = OneLayerTranslatorTokenizer.train_new(
                 train_split["de"], train_split["en"], min_frequency=model_args.min_frequency,
@@ -152,19 +167,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if "train" not in raw:
         raise ValueError("training needs a train split (train.de/train.en, or --train_file)")
-    train_raw = _first(raw["train"], data_args.max_train_samples)
+    train_raw = first(raw["train"], data_args.max_train_samples)
     tokenizer = build_tokenizer(train_raw, model_args, training_args)
 
-    config = OneLayerTranslatorConfig(
-        src_vocab_size=tokenizer.src_vocab_size,
-        tgt_vocab_size=tokenizer.tgt_vocab_size,
-        pad_token_id=tokenizer.pad_token_id,
-        unk_token_id=tokenizer.unk_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        attn_implementation=model_args.attn_implementation,
-        **model_args.architecture(),
-    )
+    config = new_config(tokenizer, model_args)
     model = build_model_from_args(config, tokenizer, train_raw, model_args, training_args.seed)
     logger.info("model: %s parameters, config %s", f"{model.num_parameters():,}", config.to_json_string())
 
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
         if dataset is None:
             continue
         if name != "train":
-            dataset = _first(dataset, data_args.max_eval_samples)
+            dataset = first(dataset, data_args.max_eval_samples)
         tokenized = tokenize_split(dataset, tokenizer, max_len, desc=f"tokenize {name}")
         splits[name], truncated[f"{name}_truncated"] = tokenized.dataset, tokenized.n_truncated
 
