@@ -123,7 +123,7 @@ def first(dataset, n):
 def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslatorTokenizer:
     """Train the vocabularies on the training split; under DDP the main process trains, the others load."""
     path = os.path.join(training_args.output_dir, "tokenizer")
-    with training_args.main_processfirst(desc="train tokenizer"):
+    with training_args.main_process_first(desc="train tokenizer"):
         if training_args.process_index == 0:
             tokenizer = OneLayerTranslatorTokenizer.train_new(
                 train_split["de"], train_split["en"], min_frequency=model_args.min_frequency,
