@@ -49,7 +49,9 @@ class SearchArguments:
         default=None, metadata={"help": "`hf-onelayer pretrain-vectors` output: adds word2vec/GloVe to the embedding choices"}
     )
     bert: str | None = field(default=None, metadata={"help": "BERT folder: adds bert-tgt to the embedding choices"})
-    enqueue_defaults: bool = field(default=True, metadata={"help": "run the defaults as the first trial (the baseline)"})
+    enqueue_defaults: bool = field(
+        default=True, metadata={"help": "run the given config as the first trial (the baseline)"}
+    )
     prune_after: int = field(default=2, metadata={"help": "the first epoch at which a trial may be pruned"})
     sampler_seed: int = 0
     timeout_s: float | None = field(default=None, metadata={"help": "start no new trial after this many seconds"})
@@ -96,12 +98,22 @@ def search_space(trial, embeddings: list[str]) -> dict:
     return p
 
 
-DEFAULT_TRIAL = {  # the course defaults (training/configs/default.json) as a point of the space
-    "learning_rate": 1e-3, "per_device_train_batch_size": 128, "lr_scheduler_type": "linear", "warmup_steps": 0.0,
-    "weight_decay": 0.0, "label_smoothing_factor": 0.0, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-    "hidden_size": 128, "num_attention_heads": 2, "head_dim_qk": 96, "head_dim_v": 96, "intermediate_size": 2048,
-    "norm_position": "post", "min_frequency": 2, "embedding_init": "random",
-}
+MODEL_KEYS = ("hidden_size", "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size",
+              "hidden_dropout_prob", "attention_probs_dropout_prob", "norm_position")
+SEARCHED = TRAINING_KEYS + MODEL_KEYS + ("min_frequency", "embedding_init")
+
+
+def baseline_trial(model_args: ModelArguments, training_args) -> dict:
+    """The configuration the search starts from (its JSON file + flags) as a point of the space: trial 0."""
+    if model_args.src_embeddings or model_args.tgt_embeddings:
+        raise ValueError("search from a config without --src_embeddings/--tgt_embeddings: the search picks the init")
+    config = OneLayerTranslatorConfig(**model_args.architecture())
+    trial = {k: getattr(training_args, k) for k in TRAINING_KEYS}
+    trial["lr_scheduler_type"] = getattr(trial["lr_scheduler_type"], "value", trial["lr_scheduler_type"])
+    trial["warmup_steps"] = float(trial["warmup_steps"])
+    trial.update({k: getattr(config, k) for k in MODEL_KEYS})
+    trial.update(min_frequency=model_args.min_frequency, embedding_init="random")
+    return trial
 
 
 class SearchData:
@@ -170,7 +182,7 @@ def enqueue_from_file(study, path: str) -> int:
     known = [t.params or t.system_attrs.get("fixed_params", {}) for t in study.trials]
     added = 0
     for i, params in enumerate(wanted):
-        unknown = set(params) ^ set(DEFAULT_TRIAL)
+        unknown = set(params) ^ set(SEARCHED)
         if unknown:
             raise ValueError(f"{path}: entry {i}: parameters {sorted(unknown)} missing or unknown")
         if params not in known:
@@ -180,13 +192,11 @@ def enqueue_from_file(study, path: str) -> int:
     return added
 
 
-def make_model_init(search_data: SearchData, model_args: ModelArguments, choices: dict, seed: int):
+def make_model_init(search_data: SearchData, model_args: ModelArguments, choices: dict, seed: int, baseline: dict):
     def model_init(trial=None):
-        params = dict(DEFAULT_TRIAL) if trial is None else search_space(trial, list(choices))
+        params = baseline if trial is None else search_space(trial, list(choices))
         tokenizer, splits = search_data.get(params["min_frequency"])
-        fields = {k: params[k] for k in ("hidden_size", "num_attention_heads", "head_dim_qk", "head_dim_v",
-                                         "intermediate_size", "hidden_dropout_prob", "attention_probs_dropout_prob",
-                                         "norm_position")}
+        fields = {k: params[k] for k in MODEL_KEYS}
         fields.update(src_embeddings=None, tgt_embeddings=None, min_frequency=params["min_frequency"])
         fields.update(choices[params["embedding_init"]])
         args = replace(model_args, **fields)
@@ -234,9 +244,9 @@ def main(argv: list[str] | None = None):
     set_seed(training_args.seed)
 
     study = optuna.create_study(direction="minimize", **study_kwargs)
-    study.set_user_attr("num_train_epochs", training_args.num_train_epochs)  # the budget tuned.json keeps
+    baseline = baseline_trial(model_args, training_args)
     if search_args.enqueue_defaults and not study.trials:
-        study.enqueue_trial(DEFAULT_TRIAL)
+        study.enqueue_trial(baseline)
     if search_args.enqueue:
         enqueue_from_file(study, search_args.enqueue)
     done = [t for t in study.trials if t.state.is_finished()]
@@ -244,6 +254,11 @@ def main(argv: list[str] | None = None):
     logger.info("study %s: %d trials finished, %d to run", search_args.study_name, len(done), max(remaining, 0))
     if remaining <= 0:
         return
+    budget = study.user_attrs.get("num_train_epochs")
+    if budget is not None and budget != training_args.num_train_epochs:
+        raise ValueError(f"study {search_args.study_name} trains {budget} epochs per trial; "
+                         f"--num_train_epochs {training_args.num_train_epochs} would break its fixed budget")
+    study.set_user_attr("num_train_epochs", training_args.num_train_epochs)  # the budget tuned.json keeps
 
     raw = load_translation_data(data_args.data_dir, data_args.dataset_name, data_args.train_file,
                                 data_args.validation_file, data_args.test_file)
@@ -259,7 +274,7 @@ def main(argv: list[str] | None = None):
     training_args.load_best_model_at_end = False
     training_args.report_to = []
     tokenizer, splits = search_data.get(model_args.min_frequency)
-    model_init = make_model_init(search_data, model_args, choices, training_args.seed)
+    model_init = make_model_init(search_data, model_args, choices, training_args.seed, baseline)
     trainer = build_trainer(None, tokenizer, training_args, splits["train"], splits["validation"],
                             trainer_class=SearchTrainer, model_init=model_init,
                             search_data=search_data, embeddings=list(choices))

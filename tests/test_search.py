@@ -5,7 +5,12 @@ import json
 import optuna
 import pytest
 
-from hf_onelayer.search import DEFAULT_TRIAL, enqueue_from_file
+from hf_onelayer.arguments import ModelArguments, OneLayerTrainingArguments, parse
+from hf_onelayer.search import baseline_trial, enqueue_from_file
+
+# training/configs/default.json as a point of the search space (what trial 0 runs)
+DEFAULT_TRIAL = baseline_trial(*parse((ModelArguments, OneLayerTrainingArguments),
+                                      ["training/configs/default.json", "--output_dir", "unused"], "test"))
 from hf_onelayer.search import main as search
 
 pytestmark = pytest.mark.xdist_group("search")
@@ -60,3 +65,13 @@ def test_enqueue_file_errors_name_the_file_and_entry(tmp_path):
     good.write_text(json.dumps([DEFAULT_TRIAL, DEFAULT_TRIAL]))
     assert enqueue_from_file(study, str(good)) == 1  # the same set is queued once
     assert enqueue_from_file(study, str(good)) == 0
+
+
+def test_default_json_as_a_point_of_the_space():
+    assert DEFAULT_TRIAL == {
+        "learning_rate": 1e-3, "per_device_train_batch_size": 128, "lr_scheduler_type": "linear",
+        "warmup_steps": 0.0, "weight_decay": 0.0, "label_smoothing_factor": 0.0, "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1, "hidden_size": 128, "num_attention_heads": 2, "head_dim_qk": 96,
+        "head_dim_v": 96, "intermediate_size": 2048, "norm_position": "post", "min_frequency": 2,
+        "embedding_init": "random",
+    }
