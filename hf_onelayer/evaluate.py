@@ -2,7 +2,8 @@
 
     hf-onelayer evaluate --model DIR --data_dir ../shared/data/multi30k --split val
 
-Prints one JSON object. It runs the same Trainer evaluation as training does, so the numbers match.
+Prints one JSON object; besides the headline numbers it splits the perplexity by how much target
+and source lengths differ (``perplexity_len_diff_*``, see ``metrics.py``). It runs the same Trainer evaluation as training does, so the numbers match.
 """
 
 import json
@@ -35,6 +36,7 @@ def evaluate(model, tokenizer, dataset, batch_size: int = 256) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, per_device_eval_batch_size=batch_size, report_to="none")
         metrics = build_trainer(model, tokenizer, args, eval_split=tokenized.dataset).evaluate(metric_key_prefix="eval")
+    by_length = {k[len("eval_"):]: v for k, v in metrics.items() if "_len_diff_" in k}
     return {
         "perplexity": metrics["eval_perplexity"],
         "bleu": metrics["eval_bleu"],
@@ -43,6 +45,7 @@ def evaluate(model, tokenizer, dataset, batch_size: int = 256) -> dict:
         "n_sentences": len(dataset),
         "n_tokens": metrics["eval_n_tokens"],
         "n_truncated": tokenized.n_truncated,
+        **by_length,
     }
 
 

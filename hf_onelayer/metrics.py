@@ -6,6 +6,10 @@
 * ``token_accuracy``: share of those tokens whose argmax is right.
 * ``unk_rate``: share of those tokens that are ``<unk>`` (a smaller vocabulary lowers perplexity
   partly by predicting more ``<unk>``; compare perplexities only with this beside them).
+* ``perplexity_len_diff_{0,1,2,3plus}`` and ``share_len_diff_*``: perplexity over the sentences whose
+  target and source lengths (in tokens) differ by 0, 1, 2, or 3 and more, and their share of the
+  tokens. The model predicts target token t at source position t, so these show how much of the
+  perplexity comes from sentences whose words cannot line up position by position.
 * ``bleu`` / ``chrf``: sacrebleu on the decoded greedy translations (exactly what ``translate``
   outputs) against the raw reference sentences, both lowercased.
 
@@ -31,6 +35,29 @@ def preprocess_logits_for_metrics(logits: torch.Tensor, labels: torch.Tensor) ->
     return torch.stack([nll, logits.argmax(dim=-1).float()], dim=-1)
 
 
+LENGTH_GROUPS = ("0", "1", "2", "3plus")
+
+
+def perplexity_by_length_difference(nll: np.ndarray, labels: np.ndarray, source_lengths) -> dict[str, float]:
+    """Perplexity per group of |target length - source length| (0, 1, 2, 3+), and each group's token share.
+
+    ``nll`` and ``labels`` are (N, T), with -100 where nothing is scored; the target length counts
+    the unscored leading BOS too, as the source length counts its BOS. Groups without tokens are left out.
+    """
+    mask = labels != -100
+    target_lengths = mask.sum(axis=1) + 1
+    difference = np.minimum(np.abs(target_lengths - np.asarray(source_lengths)), 3)
+    total = int(mask.sum())
+    out = {}
+    for value, name in enumerate(LENGTH_GROUPS):
+        rows = mask & (difference == value)[:, None]
+        n = int(rows.sum())
+        if n:
+            out[f"perplexity_len_diff_{name}"] = math.exp(float(nll[rows].astype(np.float64).sum()) / n)
+            out[f"share_len_diff_{name}"] = n / total
+    return out
+
+
 def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
     """sacrebleu BLEU and chrF, lowercased, one reference per hypothesis."""
     if len(hypotheses) != len(references):
@@ -53,6 +80,7 @@ class TranslationMetrics:
         self.tokenizer = tokenizer
         self.config = config
         self.references = list(references)
+        self.source_lengths = list(source_lengths)
         self.limits = [decode_length(n, config) for n in source_lengths]
 
     def __call__(self, eval_pred) -> dict[str, float]:
@@ -69,6 +97,7 @@ class TranslationMetrics:
             # perplexities over vocabularies of different sizes compare only with this beside them
             "unk_rate": float((labels[mask] == self.config.unk_token_id).mean()),
         }
+        metrics.update(perplexity_by_length_difference(nll, labels, self.source_lengths))
         ids = [cut_at_eos(row[1:limit].tolist(), self.config.eos_token_id) for row, limit in zip(predicted, self.limits)]
         hypotheses = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
         metrics.update(corpus_scores(hypotheses, self.references))

@@ -1,6 +1,7 @@
 """End to end on real Multi30k data: train (Trainer) -> all_results.json -> evaluate CLI -> reload -> translate."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -61,6 +62,11 @@ def test_evaluate_cli_reproduces_the_training_metrics(trained, data_dir):
     assert result["perplexity"] == pytest.approx(metrics["eval_perplexity"], rel=1e-5)
     assert result["bleu"] == pytest.approx(metrics["eval_bleu"], abs=1e-6)
     assert result["token_accuracy"] == pytest.approx(metrics["eval_token_accuracy"], abs=1e-9)
+    # the split by length difference covers every scored token and averages back to the headline number
+    groups = [k[len("share_len_diff_"):] for k in result if k.startswith("share_len_diff_")]
+    assert len(groups) >= 3 and sum(result[f"share_len_diff_{g}"] for g in groups) == pytest.approx(1.0)
+    mean_nll = sum(result[f"share_len_diff_{g}"] * math.log(result[f"perplexity_len_diff_{g}"]) for g in groups)
+    assert math.exp(mean_nll) == pytest.approx(result["perplexity"], rel=1e-4)
 
 
 def test_reload_and_translate_from_python_arguments_and_stdin(trained):
