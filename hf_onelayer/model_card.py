@@ -72,7 +72,7 @@ emits one English token per input position and cannot reorder words, so it fails
 word order differs from German (verb-final subordinate clauses, separable verbs), and it does not
 know when a sentence needs more or fewer words than the source. Lowercased output; words seen fewer
 than {{ min_frequency }} times in training are `<unk>`.
-{{ examples }}
+{{ length_table }}{{ examples }}
 """
 
 
@@ -113,6 +113,7 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
     embedding_note = (f"Embeddings initialised from: `{json.dumps(init)}`." if init else
                       "Embeddings initialised at random (normal, std = initializer_range).")
     example_text = ""
+    length_table = _length_table(metrics)
     if examples:
         example_text = ("\nExamples (greedy output of this model on test_2016_flickr; the first rows are where it does "
                         "best, the last where it does worst by sentence chrF):\n\n| German | reference | model |\n"
@@ -124,9 +125,29 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
         parameters=f"{_count_parameters(model_dir):,}", hyper=hyper, heads=config["num_attention_heads"],
         min_frequency=_min_frequency(model_dir), src_vocab=config["src_vocab_size"], tgt_vocab=config["tgt_vocab_size"],
         embedding_note=embedding_note, repo=repo or "PATH_OR_REPO_ID", examples=example_text,
+        length_table=length_table,
         emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "", norm=config.get("norm_position", "post"),
         architecture=", ".join(f"{k}={config[k]}" for k in ARCHITECTURE_KEYS if k in config),
     )
+
+
+def _length_table(metrics: dict) -> str:
+    """Perplexity by |target length - source length| per split (``perplexity_len_diff_*``), as Markdown."""
+    from .metrics import LENGTH_GROUPS
+
+    rows = []
+    for prefix, _, label in SPLITS:
+        if f"{prefix}_perplexity_len_diff_0" not in metrics:
+            continue
+        cells = [f"{metrics[f'{prefix}_perplexity_len_diff_{g}']:.1f} ({metrics[f'{prefix}_share_len_diff_{g}']:.0%})"
+                 if f"{prefix}_perplexity_len_diff_{g}" in metrics else "–" for g in LENGTH_GROUPS]
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {metrics[f'{prefix}_perplexity']:.2f} |")
+    if not rows:
+        return ""
+    return ("\nHow much of the perplexity comes from sentences whose words cannot line up: perplexity (share of "
+            "the scored tokens) by how many tokens the English sentence is longer or shorter than the German one.\n\n"
+            "| split | same length | ±1 | ±2 | ±3 or more | all |\n| --- | --- | --- | --- | --- | --- |\n"
+            + "\n".join(rows) + "\n")
 
 
 def _log_history(model_dir: str) -> list[dict]:

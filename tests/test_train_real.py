@@ -51,6 +51,9 @@ def test_training_writes_model_tokenizer_and_all_results(trained):
     assert 0 < saved["eval_token_accuracy"] < 1
     card = (out / "README.md").read_text()  # generated from the run, hyper-parameters from run_args.json
     assert f"{saved['eval_perplexity']:.2f}" in card and "learning_rate=0.001" in card
+    # the limitations section splits the perplexity by length difference, from the same metrics
+    row = next(line for line in card.splitlines() if line.startswith("| val | ") and "%)" in line)
+    assert f"{saved['eval_perplexity_len_diff_0']:.1f} ({saved['eval_share_len_diff_0']:.0%})" in row
 
 
 def test_evaluate_cli_reproduces_the_training_metrics(trained, data_dir):
