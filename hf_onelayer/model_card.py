@@ -110,8 +110,7 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
         eval_results=eval_results,
     )
     init = config.get("embedding_init")
-    embedding_note = (f"Embeddings initialised from: `{json.dumps(init)}`." if init else
-                      "Embeddings initialised at random (normal, std = initializer_range).")
+    embedding_note = _embedding_note(init)
     example_text = ""
     length_table = _length_table(metrics)
     if examples:
@@ -129,6 +128,27 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
         emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "", norm=config.get("norm_position", "post"),
         architecture=", ".join(f"{k}={config[k]}" for k in ARCHITECTURE_KEYS if k in config),
     )
+
+
+def _embedding_note(init: dict | None) -> str:
+    """One sentence per initialised side from the config's ``embedding_init`` record."""
+    if not init:
+        return "Embeddings initialised at random (normal, std = initializer_range)."
+    names = {"src": "German token embeddings", "tgt": "English head weights"}
+    parts = []
+    for side in ("src", "tgt"):
+        info = init.get(side)
+        if not info:
+            continue
+        how = [f"{info.get('type_coverage', 0):.1%} of the vocabulary covered"]
+        if info.get("projection"):
+            how.append(f"{info['projection']} projection")
+        how.append("kept frozen" if info.get("frozen") else "trained further")
+        parts.append(f"{names[side]} from `{info.get('source', info.get('kind'))}` ({info.get('dim')}-d; "
+                     + ", ".join(how) + ")")
+    others = [s for s in ("src", "tgt") if s not in init]
+    tail = f"; {names[others[0]]} at random" if others else ""
+    return "Initialised: " + "; ".join(parts) + tail + "."
 
 
 def _length_table(metrics: dict) -> str:
