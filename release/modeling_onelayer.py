@@ -333,14 +333,14 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             key_mask = attention_mask.bool()
 
         embedded = self.embeddings(input_ids)  # (B, T, C)
+        if smoothing and not loss_positions_only:
+            raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
         if loss_positions_only:
             if labels is None or output_hidden_states:
                 raise ValueError("loss_positions_only=True needs labels and no output_hidden_states")
             labelled = labels != -100  # (B, T)
             attended, weights = self.block.attend(embedded, key_mask, output_attentions, keep=labelled)  # (N, C)
-            head_input = self.block.feed(attended)  # (N, C), N labelled positions
-            if self.head_projection is not None:
-                head_input = self.head_projection(head_input)  # (N, E_tgt)
+            head_input = self._head_input(self.block.feed(attended))  # (N, E_tgt), N labelled positions
             loss = LinearCrossEntropy.apply(head_input, self.lm_head.weight, self.lm_head.bias, labels[labelled],
                                             float(smoothing))
             logits = hidden = None
@@ -348,8 +348,6 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             hidden, weights = self.block(embedded, key_mask, output_attentions)  # (B, T, C)
             logits = self._head(hidden)  # (B, T, V_tgt)
             loss = None
-            if smoothing:
-                raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
             if labels is not None:
                 loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
 
@@ -359,9 +357,13 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             return tuple(t for t in (loss, logits, hidden_states, attentions) if t is not None)
         return OneLayerTranslatorOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
 
+    def _head_input(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(..., C) -> (..., E_tgt): through the head projection when there is one."""
+        return hidden if self.head_projection is None else self.head_projection(hidden)
+
     def _head(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(..., C) -> (..., V_tgt) scores, through the head projection when there is one."""
-        return self.lm_head(hidden if self.head_projection is None else self.head_projection(hidden))
+        """(..., C) -> (..., V_tgt) scores."""
+        return self.lm_head(self._head_input(hidden))
 
     @torch.no_grad()
     def translate_ids(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None) -> list[list[int]]:
