@@ -43,8 +43,12 @@ class CourseModel(nn.Module):
         return self.head(x)
 
     def loss(self, ids, labels):
-        logits = self(ids)
-        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+        return token_loss(self(ids), labels)
+
+
+def token_loss(logits, labels):
+    """Mean cross-entropy over every position whose label is not -100: (B, T, V), (B, T) -> ()."""
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
 
 
 def pad_to_course_length(features: list[dict], pad_id: int = 0) -> dict:

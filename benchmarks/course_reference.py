@@ -19,20 +19,17 @@ thread it takes about 40 minutes.
 """
 
 import json
-import math
 import os
 import sys
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from course_baseline import COURSE_LENGTH, CourseModel, pad_to_course_length
+from course_baseline import COURSE_LENGTH, CourseModel, pad_to_course_length, token_loss
 from torch import nn
 from transformers import HfArgumentParser, Trainer, TrainingArguments
 
 from hf_onelayer.data import load_local_folder, tokenize_split
-from hf_onelayer.metrics import preprocess_logits_for_metrics
+from hf_onelayer.metrics import perplexity, preprocess_logits_for_metrics
 from hf_onelayer.tokenization_onelayer import OneLayerTranslatorTokenizer
 
 
@@ -57,7 +54,7 @@ class CourseForTrainer(nn.Module):
 
     def forward(self, input_ids, labels=None):
         logits = self.course(input_ids)  # (B, 43, V)
-        loss = None if labels is None else F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+        loss = None if labels is None else token_loss(logits, labels)
         return {"loss": loss, "logits": logits}
 
 
@@ -72,13 +69,13 @@ def with_bos_label(bos_id: int, pad_id: int):
 
 
 def both_perplexities(eval_pred) -> dict:
-    nll, labels = eval_pred.predictions[..., 0].astype(np.float64), eval_pred.label_ids
+    nll, labels = eval_pred.predictions[..., 0], eval_pred.label_ids
     scored = labels != -100
     ours = scored.copy()
     ours[:, 0] = False  # the leading <s>
     return {
-        "perplexity_course": math.exp(nll[scored].sum() / scored.sum()),
-        "perplexity": math.exp(nll[ours].sum() / ours.sum()),
+        "perplexity_course": perplexity(nll, scored),
+        "perplexity": perplexity(nll, ours),
         "bos_nll": float(nll[:, 0][scored[:, 0]].mean()),
         "n_tokens_course": int(scored.sum()),
         "n_tokens": int(ours.sum()),
@@ -112,7 +109,8 @@ def main(argv=None) -> dict:
     epochs = [{k: v for k, v in h.items() if k.startswith("eval_") or k == "epoch"}
               for h in trainer.state.log_history if "eval_perplexity" in h]
     result = {
-        "command": " ".join([os.path.join("benchmarks", os.path.basename(__file__))] + sys.argv[1:]),
+        "command": " ".join(sys.argv),  # as typed, relative to "cwd"
+        "cwd": os.getcwd(),
         "val_pairs_cut_at_43": cut,
         "best_by_course_definition": min(epochs, key=lambda e: e["eval_perplexity_course"]),
         "best_by_our_definition": min(epochs, key=lambda e: e["eval_perplexity"]),

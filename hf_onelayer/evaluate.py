@@ -3,7 +3,8 @@
     hf-onelayer evaluate --model DIR --data_dir ../shared/data/multi30k --split val
 
 Prints one JSON object; besides the headline numbers it splits the perplexity by how much target
-and source lengths differ (``perplexity_len_diff_*``, see ``metrics.py``). It runs the same Trainer evaluation as training does, so the numbers match.
+and source lengths differ (``perplexity_len_diff_*``, see ``metrics.py``). It runs the same Trainer
+evaluation as training does, so the numbers match.
 """
 
 import json

@@ -35,6 +35,11 @@ def preprocess_logits_for_metrics(logits: torch.Tensor, labels: torch.Tensor) ->
     return torch.stack([nll, logits.argmax(dim=-1).float()], dim=-1)
 
 
+def perplexity(nll: np.ndarray, mask: np.ndarray) -> float:
+    """exp of the mean NLL over the positions where ``mask`` is True (summed in float64)."""
+    return math.exp(float(nll[mask].astype(np.float64).sum()) / int(mask.sum()))
+
+
 LENGTH_GROUPS = ("0", "1", "2", "3plus")
 
 
@@ -53,7 +58,7 @@ def perplexity_by_length_difference(nll: np.ndarray, labels: np.ndarray, source_
         rows = mask & (difference == value)[:, None]
         n = int(rows.sum())
         if n:
-            out[f"perplexity_len_diff_{name}"] = math.exp(float(nll[rows].astype(np.float64).sum()) / n)
+            out[f"perplexity_len_diff_{name}"] = perplexity(nll, rows)
             out[f"share_len_diff_{name}"] = n / total
     return out
 
@@ -91,7 +96,7 @@ class TranslationMetrics:
         mask = labels != -100
         n_tokens = int(mask.sum())
         metrics = {
-            "perplexity": math.exp(float(nll[mask].astype(np.float64).sum()) / n_tokens),
+            "perplexity": perplexity(nll, mask),
             "token_accuracy": float((predicted == labels)[mask].mean()),
             "n_tokens": n_tokens,
             # perplexities over vocabularies of different sizes compare only with this beside them
