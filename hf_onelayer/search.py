@@ -212,7 +212,7 @@ def open_study(search_args: SearchArguments, output_dir: str):
     url = search_args.storage or f"sqlite:///{os.path.join(output_dir, 'study.db')}"
     os.makedirs(output_dir, exist_ok=True)
     storage = RDBStorage(url, heartbeat_interval=60, grace_period=180,
-                         failed_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+                         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
     return dict(
         study_name=search_args.study_name, storage=storage, load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=search_args.sampler_seed, n_startup_trials=6, multivariate=True),
