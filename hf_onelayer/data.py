@@ -207,17 +207,14 @@ class TranslationCollator:
             if width > self.fixed_length:
                 raise ValueError(f"a batch needs {width} positions, more than fixed_length={self.fixed_length}")
             width = self.fixed_length
+        def pad(rows, value):  # one tensor built from padded lists: no per-row copies
+            return torch.tensor([list(row) + [value] * (width - len(row)) for row in rows], dtype=torch.long)
+
+        sources = [f["input_ids"] for f in features]
         batch = {
-            "input_ids": torch.full((len(features), width), self.pad_token_id, dtype=torch.long),
-            "attention_mask": torch.zeros((len(features), width), dtype=torch.long),
+            "input_ids": pad(sources, self.pad_token_id),
+            "attention_mask": pad([[1] * len(ids) for ids in sources], 0),
         }
         if "labels" in features[0]:
-            batch["labels"] = torch.full((len(features), width), -100, dtype=torch.long)
-        for row, feature in enumerate(features):
-            n = len(feature["input_ids"])
-            batch["input_ids"][row, :n] = torch.tensor(feature["input_ids"])
-            batch["attention_mask"][row, :n] = 1
-            if "labels" in batch:
-                labels = feature["labels"]
-                batch["labels"][row, : len(labels)] = torch.tensor(labels)
+            batch["labels"] = pad([f["labels"] for f in features], -100)
         return batch
