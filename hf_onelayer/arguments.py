@@ -6,6 +6,7 @@ Every command takes flags, or one JSON file first and flags after it that overri
 
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from transformers import HfArgumentParser, TrainingArguments
@@ -39,7 +40,11 @@ class ModelArguments:
         return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS if getattr(self, name) is not None}
 
     attn_implementation: str = field(default="sdpa", metadata={"help": "'sdpa' or 'eager'"})
-    min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words seen at least this often"})
+    min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words (pieces) seen at least this often"})
+    tokenizer_model: Literal["word", "wordpiece"] = field(
+        default="word", metadata={"help": "'word' (word-level, the course's) or 'wordpiece' (sub-word pieces)"}
+    )
+    tokenizer_vocab_size: int = field(default=8000, metadata={"help": "wordpiece: at most this many types per side"})
     src_embeddings: str | None = field(
         default=None, metadata={"help": "initialise source embeddings: bert:PATH_OR_ID | glove:PATH | word2vec:PATH | fasttext:PATH"}
     )

@@ -46,8 +46,7 @@ on {{ machine }}.
 ## Training
 
 {{ parameters }} parameters. Architecture: {{ architecture }}. Hyper-parameters: {{ hyper }}.
-Word-level tokenizers (NFKC, lowercase, words split from punctuation) trained on the training split
-with `min_frequency={{ min_frequency }}`: {{ src_vocab }} German and {{ tgt_vocab }} English types.
+{{ tokenizer_note }}
 {{ embedding_note }}
 
 ## Use
@@ -70,8 +69,7 @@ print(tok.batch_decode(ids, skip_special_tokens=True))
 For teaching and research on attention and embeddings, not for production translation. The model
 emits one English token per input position and cannot reorder words, so it fails where English
 word order differs from German (verb-final subordinate clauses, separable verbs), and it does not
-know when a sentence needs more or fewer words than the source. Lowercased output; words seen fewer
-than {{ min_frequency }} times in training are `<unk>`.
+know when a sentence needs more or fewer words than the source. Lowercased output; {{ unk_note }}
 {{ length_table }}{{ examples }}
 """
 
@@ -122,7 +120,7 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
         card_data, template_str=TEMPLATE, command=command, results_table="\n".join(rows), best_epoch=_show(best),
         epochs=_show(metrics.get("epoch")), train_runtime=round(metrics.get("train_runtime", 0)), machine=machine,
         parameters=f"{_count_parameters(model_dir):,}", hyper=hyper, heads=config["num_attention_heads"],
-        min_frequency=_min_frequency(model_dir), src_vocab=config["src_vocab_size"], tgt_vocab=config["tgt_vocab_size"],
+        **_tokenizer_notes(model_dir, config),
         embedding_note=embedding_note, repo=repo or "PATH_OR_REPO_ID", examples=example_text,
         length_table=length_table,
         emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "", norm=config.get("norm_position", "post"),
@@ -215,9 +213,22 @@ def _show(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _min_frequency(model_dir: str) -> str:
-    path = os.path.join(model_dir, "tokenizer_config.json")
-    return str(_load_json(path).get("min_frequency", "?")) if os.path.exists(path) else "?"
+def _tokenizer_notes(model_dir: str, config: dict) -> dict[str, str]:
+    """The card's sentences on the tokenizer (word-level or WordPiece, read from the saved files)."""
+    settings_path, target_path = (os.path.join(model_dir, name) for name in ("tokenizer_config.json", "target_tokenizer.json"))
+    min_frequency = _load_json(settings_path).get("min_frequency", "?") if os.path.exists(settings_path) else "?"
+    kind = _load_json(target_path).get("model", {}).get("type") if os.path.exists(target_path) else None
+    sizes = f"{config['src_vocab_size']} German and {config['tgt_vocab_size']} English types"
+    if kind == "WordPiece":
+        return dict(
+            tokenizer_note=("Sub-word WordPiece tokenizers (NFKC, lowercase, words split from punctuation, `##` "
+                            f"continuation pieces) trained on the training split with `min_frequency={min_frequency}`: "
+                            f"{sizes}. Perplexity is per piece, so it does not compare with word-level models'."),
+            unk_note=f"rare words are spelled from pieces; pieces seen fewer than {min_frequency} times are `<unk>`.")
+    return dict(
+        tokenizer_note=("Word-level tokenizers (NFKC, lowercase, words split from punctuation) trained on the training "
+                        f"split with `min_frequency={min_frequency}`: {sizes}."),
+        unk_note=f"words seen fewer than {min_frequency} times in training are `<unk>`.")
 
 
 def pick_examples(sources, references, outputs, n: int) -> list[tuple[str, str, str]]:

@@ -107,6 +107,9 @@ def baseline_trial(model_args: ModelArguments, training_args) -> dict:
     """The configuration the search starts from (its JSON file + flags) as a point of the space: trial 0."""
     if model_args.src_embeddings or model_args.tgt_embeddings:
         raise ValueError("search from a config without --src_embeddings/--tgt_embeddings: the search picks the init")
+    if model_args.tokenizer_model != "word":
+        raise ValueError(f"--tokenizer_model {model_args.tokenizer_model}: the search ranks trials by perplexity, "
+                         "which compares only within word-level vocabularies (it searches min_frequency); use 'word'")
     config = OneLayerTranslatorConfig(**model_args.architecture())
     trial = {k: getattr(training_args, k) for k in TRAINING_KEYS}
     trial["lr_scheduler_type"] = getattr(trial["lr_scheduler_type"], "value", trial["lr_scheduler_type"])

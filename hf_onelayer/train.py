@@ -127,6 +127,7 @@ def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslato
         if training_args.process_index == 0:
             tokenizer = OneLayerTranslatorTokenizer.train_new(
                 train_split["de"], train_split["en"], min_frequency=model_args.min_frequency,
+                model=model_args.tokenizer_model, vocab_size=model_args.tokenizer_vocab_size,
                 model_max_length=model_args.max_position_embeddings or OneLayerTranslatorConfig().max_position_embeddings,
             )
             tokenizer.save_pretrained(path)

@@ -3,12 +3,17 @@
 import json
 import re
 
+import pytest
 import torch
-from conftest import SOURCES, load_in_fresh_process, tiny_model
+from conftest import SOURCES, TARGETS, load_in_fresh_process, tiny_model
 
-from hf_onelayer import OneLayerTranslatorConfig
+from hf_onelayer import OneLayerTranslatorConfig, OneLayerTranslatorTokenizer
 
-def test_remote_code_round_trip_in_a_fresh_process(small_tokenizer, tmp_path):
+
+@pytest.mark.parametrize("tokenizer_model", ["word", "wordpiece"])
+def test_remote_code_round_trip_in_a_fresh_process(tokenizer_model, tmp_path):
+    small_tokenizer = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, min_frequency=2,
+                                                            model=tokenizer_model, vocab_size=80)
     model = tiny_model(src_vocab_size=small_tokenizer.src_vocab_size, tgt_vocab_size=small_tokenizer.tgt_vocab_size)
     folder = tmp_path / "model"
     model.save_pretrained(folder)

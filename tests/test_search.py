@@ -75,3 +75,10 @@ def test_default_json_as_a_point_of_the_space():
         "head_dim_v": 96, "intermediate_size": 2048, "norm_position": "post", "min_frequency": 2,
         "embedding_init": "random",
     }
+
+
+def test_search_refuses_sub_word_vocabularies(tmp_path):
+    model_args, training_args = parse((ModelArguments, OneLayerTrainingArguments),
+                                      ["--output_dir", str(tmp_path), "--tokenizer_model", "wordpiece"], "test")
+    with pytest.raises(ValueError, match="--tokenizer_model wordpiece: the search ranks trials by perplexity"):
+        baseline_trial(model_args, training_args)

@@ -3,7 +3,7 @@ from conftest import SOURCES, TARGETS
 from transformers import AutoTokenizer
 
 from hf_onelayer import OneLayerTranslatorTokenizer
-from hf_onelayer.tokenization_onelayer import train_word_level
+from hf_onelayer.tokenization_onelayer import detokenize, train_word_level
 
 
 def test_sources_and_targets_use_their_own_vocabulary(small_tokenizer):
@@ -48,8 +48,6 @@ def test_batch_decode_gives_readable_english(small_tokenizer):
 
 
 def test_detokenize_rules():
-    from hf_onelayer.tokenization_onelayer import detokenize
-
     assert detokenize("a man ' s t - shirt , ( red ) !".split()) == "a man's t-shirt, (red)!"
 
 
@@ -85,3 +83,43 @@ def test_unreadable_tokenizer_file_names_the_file(tmp_path):
     path.write_text("not json")
     with pytest.raises(ValueError, match="source_tokenizer.json"):
         OneLayerTranslatorTokenizer(source_tokenizer_file=str(path), target_tokenizer_file=str(path))
+
+
+@pytest.fixture()
+def wordpiece_tokenizer():
+    return OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, model="wordpiece", vocab_size=80,
+                                                 min_frequency=1)
+
+
+def test_wordpiece_spells_unseen_words_from_pieces_and_decodes_them(wordpiece_tokenizer, small_tokenizer):
+    tok = wordpiece_tokenizer
+    assert tok.tokenizer_model == "wordpiece" and small_tokenizer.tokenizer_model == "word"
+    assert tok.tgt_vocab_size <= 80 and (tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2, 3)
+    ids = tok(text_target=["Two bikes play."])["input_ids"][0]  # "bikes" never occurs in training
+    pieces = tok.convert_ids_to_tokens(ids)
+    assert tok.unk_token_id not in ids and any(p.startswith("##") for p in pieces)
+    assert tok.batch_decode([ids], skip_special_tokens=True) == ["two bikes play."]
+    word_ids = small_tokenizer(text_target=["Two bikes play."])["input_ids"][0]
+    assert small_tokenizer.unk_token_id in word_ids  # the word-level vocabulary has no "bikes"
+    # the source side has its own pieces
+    src_pieces = tok.convert_source_ids_to_tokens(tok("Zwei Fahrräder.")["input_ids"])
+    assert tok.unk_token_id not in tok("Zwei Fahrräder.")["input_ids"] and any(p.startswith("##") for p in src_pieces)
+
+
+def test_detokenize_joins_wordpiece_continuations():
+    assert detokenize(["two", "bi", "##k", "##es", "play", "."]) == "two bikes play."
+    assert detokenize(["##es", "run"]) == "es run"  # a continuation with nothing before it stands alone
+
+
+def test_wordpiece_save_and_load_keeps_the_pieces(wordpiece_tokenizer, tmp_path):
+    wordpiece_tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert loaded.tokenizer_model == "wordpiece"
+    assert loaded(SOURCES, text_target=TARGETS) == wordpiece_tokenizer(SOURCES, text_target=TARGETS)
+    ids = loaded(text_target=["Two bikes play."])["input_ids"]
+    assert loaded.batch_decode(ids, skip_special_tokens=True) == ["two bikes play."]
+
+
+def test_unknown_tokenizer_model_is_refused():
+    with pytest.raises(ValueError, match="'word', 'wordpiece'.*'bpe'"):
+        OneLayerTranslatorTokenizer.train_new(SOURCES, TARGETS, model="bpe")

@@ -82,3 +82,22 @@ def test_reload_and_translate_from_python_arguments_and_stdin(trained):
     assert any(t.strip() for t in expected)
     assert cli("translate", "--model", str(out), *SENTENCES).splitlines() == expected
     assert cli("translate", "--model", str(out), stdin="\n".join(SENTENCES) + "\n").splitlines() == expected
+
+
+def test_wordpiece_training_end_to_end(data_dir, tmp_path):
+    """--tokenizer_model wordpiece: sub-word vocabularies of the asked size, a card that says so, no "##" in output."""
+    out = tmp_path / "wordpiece"
+    saved = train_main([
+        "--data_dir", str(data_dir), "--output_dir", str(out), "--max_train_samples", "2000", "--max_eval_samples", "100",
+        "--num_train_epochs", "2", "--per_device_train_batch_size", "32", "--report_to", "none", "--disable_tqdm", "true",
+        "--tokenizer_model", "wordpiece", "--tokenizer_vocab_size", "1000",
+    ])
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.tokenizer_model == "wordpiece" and tokenizer.tgt_vocab_size <= 1000
+    config = json.loads((out / "config.json").read_text())
+    assert config["tgt_vocab_size"] == tokenizer.tgt_vocab_size and config["src_vocab_size"] == tokenizer.src_vocab_size
+    assert saved["eval_unk_rate"] < 0.01  # rare words are spelled from pieces instead of becoming <unk>
+    assert 1 < saved["eval_perplexity"] < tokenizer.tgt_vocab_size / 5
+    assert "Sub-word WordPiece tokenizers" in (out / "README.md").read_text()
+    outputs = translate(AutoModel.from_pretrained(out).eval(), tokenizer, SENTENCES)
+    assert len(outputs) == 3 and not any("##" in t for t in outputs)
