@@ -264,7 +264,9 @@ def bert_vectors(name_or_path: str, words: list[str]) -> tuple[Vectors, dict]:
     """Rows of a BERT checkpoint's ``word_embeddings`` for our words.
 
     A word that is one WordPiece token gets its row; any other word gets the mean of its pieces'
-    rows; a word whose pieces include [UNK] stays uncovered. Also returns the position embeddings
+    rows; a word whose pieces include [UNK] stays uncovered. One of our own WordPiece continuation
+    pieces (``##ze``, from ``--tokenizer_model wordpiece``) gets BERT's row of the same piece, or stays
+    uncovered where BERT has no such piece. Also returns the position embeddings
     and the embedding LayerNorm (``extras``) for the optional "BERT embedding".
     """
     from huggingface_hub import constants
@@ -285,7 +287,10 @@ def bert_vectors(name_or_path: str, words: list[str]) -> tuple[Vectors, dict]:
     unk = tokenizer.unk_token_id
     keep, rows, single = [], [], 0
     pieces = tokenizer(words, add_special_tokens=False)["input_ids"]
+    bert_vocab = tokenizer.get_vocab()
     for word, ids in zip(words, pieces):
+        if word.startswith("##"):  # a continuation piece: tokenizing it would read "#", "#", ...
+            ids = [bert_vocab[word]] if word in bert_vocab else []
         if not ids or unk in ids:
             continue
         keep.append(word)

@@ -299,3 +299,18 @@ def test_rescale_keeps_directions_and_sets_the_init_scale(side, tmp_path):
     cosine = torch.nn.functional.cosine_similarity(weight[rows], tgt.matrix[rows], dim=1)
     assert torch.allclose(cosine, torch.ones_like(cosine), atol=1e-5)
     assert config.embedding_init["tgt"]["rescaled_from_std"] == pytest.approx(float(tgt.matrix.std()))
+
+
+def test_bert_init_of_our_own_wordpiece_pieces(tmp_path):
+    """Continuation pieces of a --tokenizer_model wordpiece vocabulary take BERT's row of the same piece."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordPiece
+
+    bert, vocab = make_tiny_bert(tmp_path, WORDS)
+    table = bert.embeddings.word_embeddings.weight.detach()
+    ours = {"<pad>": 0, "<unk>": 1, "<s>": 2, "</s>": 3, "kat": 4, "##ze": 5, "##zen": 6, "haus": 7}
+    side = Tokenizer(WordPiece(ours, unk_token="<unk>"))
+    init = prepare_init(f"bert:{tmp_path}", side, Counter({4: 3, 5: 2, 6: 1, 7: 1}))
+    assert torch.equal(init.matrix[5], table[vocab.index("##ze")])  # not the mean of "#", "#", "ze"
+    assert torch.equal(init.matrix[4], table[vocab.index("kat")])
+    assert not init.covered[6] and init.covered[7]  # BERT has no "##zen"
