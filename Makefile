@@ -45,7 +45,8 @@ TUNED ?= training/configs/tuned.json
 RELEASE_ARGS ?=
 release: $(STAMP) runs/vectors/pretrain_vectors.json
 	$(PY) training/train.py $(TUNED) --data_dir $(DATA) --output_dir runs/release $(RELEASE_ARGS)
-	$(PY) training/release.py --run runs/release --data_dir $(DATA) --command "make release"
+	$(PY) training/release.py --run runs/release --data_dir $(DATA) \
+		--command 'make release$(if $(RELEASE_ARGS), RELEASE_ARGS="$(RELEASE_ARGS)")'
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_analysis.py

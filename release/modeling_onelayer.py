@@ -186,8 +186,9 @@ class LinearCrossEntropy(torch.autograd.Function):
 
     The (N, V) logits never exist at once: each chunk's logits give its loss and, right away, its
     gradients (softmax minus the smoothed one-hot), so the work stays in cache; backward only scales
-    them. Same loss and gradients as ``F.cross_entropy(F.linear(x, weight, bias), target,
-    label_smoothing=smoothing)``, about a quarter faster on CPU for a 6k-word vocabulary.
+    them. One ``exp`` per logit, computed in place: the softmax is ``exp(z - max) / sum``, and the
+    log-sum-exp comes from the same sum. Same loss and gradients as ``F.cross_entropy(F.linear(x,
+    weight, bias), target, label_smoothing=smoothing)``, and faster on CPU for a 6k-word vocabulary.
     """
 
     @staticmethod
@@ -201,17 +202,21 @@ class LinearCrossEntropy(torch.autograd.Function):
         for start in range(0, n, chunk):
             xs, ys = x[start : start + chunk], target[start : start + chunk]
             z = F.linear(xs, weight, bias).float()  # (c, V)
-            lse = torch.logsumexp(z, dim=-1)  # (c,)
-            z_y = z.gather(1, ys[:, None]).squeeze(1)  # (c,)
-            total += (lse - (1 - smoothing) * z_y - smoothing * z.mean(dim=-1)).sum()
+            z_max = z.amax(dim=-1, keepdim=True)  # (c, 1)
+            loss = -(1 - smoothing) * z.gather(1, ys[:, None]).squeeze(1)  # (c,)
+            if smoothing:
+                loss -= smoothing * z.mean(dim=-1)
+            p = z.sub_(z_max).exp_()  # in place: z is not needed any more
+            p_sum = p.sum(dim=-1, keepdim=True)  # (c, 1)
+            total += (loss + (z_max + p_sum.log()).squeeze(1)).sum()  # + log-sum-exp
             if need_x or need_w or need_b:
-                g = torch.exp(z - lse[:, None])  # softmax, (c, V)
+                g = p.div_(p_sum)  # softmax, (c, V)
                 g[torch.arange(len(ys)), ys] -= 1 - smoothing
                 if smoothing:
                     g -= smoothing / vocab
                 g = g.to(x.dtype)
                 if need_x:
-                    grad_x[start : start + chunk] = g @ weight
+                    torch.mm(g, weight, out=grad_x[start : start + chunk])
                 if need_w:
                     grad_w.addmm_(g.t(), xs)
                 if need_b:

@@ -2,8 +2,11 @@
 
 ``tok(texts)`` encodes German sources, ``tok(text_target=texts)`` encodes English targets (as
 ``labels``), and ``tok.batch_decode(ids, skip_special_tokens=True)`` gives readable English.
-Each side is a `tokenizers` word-level model (Unicode NFKC + lowercase, words split from
-punctuation), trained on the training split with ``min_frequency=2`` by :meth:`train_new`.
+Each side is a `tokenizers` model (Unicode NFKC + lowercase, words split from punctuation) trained
+on the training split by :meth:`train_new`: word-level with ``min_frequency=2`` (the course's
+vocabulary, the default), or sub-word WordPiece (``model="wordpiece"``, BERT-style ``##``
+continuation pieces, ``vocab_size`` types per side) so that rare words are spelled from pieces
+instead of becoming ``<unk>``.
 
 This file is copied into every saved folder (remote code), so it imports only third-party
 libraries, never ``hf_onelayer`` by name.
@@ -12,12 +15,14 @@ libraries, never ``hf_onelayer`` by name.
 import os
 import re
 
-from tokenizers import Tokenizer, normalizers, pre_tokenizers
-from tokenizers.models import WordLevel
-from tokenizers.trainers import WordLevelTrainer
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers.models import WordLevel, WordPiece
+from tokenizers.trainers import WordLevelTrainer, WordPieceTrainer
 from transformers import PreTrainedTokenizer
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>")
+TOKENIZER_MODELS = ("word", "wordpiece")
+CONTINUATION = "##"  # WordPiece prefix of a piece that continues the previous one
 
 # Detokenisation of word-level English: no space before closing punctuation, none after opening
 # brackets, contractions and hyphenated words re-joined.
@@ -30,7 +35,10 @@ _DETOKENIZE = (
 
 
 def detokenize(tokens: list[str]) -> str:
-    text = " ".join(tokens)
+    """Readable text from tokens: WordPiece ``##`` pieces joined to the piece before, then the rules above."""
+    text = " ".join(tokens).replace(" " + CONTINUATION, "")
+    if text.startswith(CONTINUATION):
+        text = text[len(CONTINUATION):]
     for pattern, replacement in _DETOKENIZE:
         text = pattern.sub(replacement, text)
     return text
@@ -46,6 +54,21 @@ def train_word_level(texts, min_frequency: int = 2) -> Tokenizer:
     tokenizer = Tokenizer(WordLevel(unk_token="<unk>"))
     tokenizer.normalizer, tokenizer.pre_tokenizer = word_splitter()
     trainer = WordLevelTrainer(min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS), show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def train_wordpiece(texts, vocab_size: int = 8000, min_frequency: int = 2) -> Tokenizer:
+    """A WordPiece `tokenizers.Tokenizer` (``##`` continuation pieces) of at most ``vocab_size`` types.
+
+    Same normalisation and word splitting as :func:`train_word_level`; special tokens get ids 0-3.
+    ``min_frequency`` applies to the pieces, so a rare word is spelled from frequent pieces.
+    """
+    tokenizer = Tokenizer(WordPiece(unk_token="<unk>", continuing_subword_prefix=CONTINUATION))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = word_splitter()
+    tokenizer.decoder = decoders.WordPiece(prefix=CONTINUATION)
+    trainer = WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
+                               continuing_subword_prefix=CONTINUATION, show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 
@@ -93,14 +116,25 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
                          min_frequency=min_frequency, **kwargs)
 
     @classmethod
-    def train_new(cls, source_texts, target_texts, min_frequency: int = 2, **kwargs) -> "OneLayerTranslatorTokenizer":
-        """Train both word-level vocabularies (use the training split only)."""
-        return cls(
-            source_tokenizer=train_word_level(source_texts, min_frequency),
-            target_tokenizer=train_word_level(target_texts, min_frequency),
-            min_frequency=min_frequency,
-            **kwargs,
-        )
+    def train_new(cls, source_texts, target_texts, min_frequency: int = 2, model: str = "word",
+                  vocab_size: int = 8000, **kwargs) -> "OneLayerTranslatorTokenizer":
+        """Train both vocabularies (use the training split only).
+
+        ``model``: ``"word"`` (word-level, words seen fewer than ``min_frequency`` times are ``<unk>``)
+        or ``"wordpiece"`` (sub-word pieces, at most ``vocab_size`` types per side).
+        """
+        if model == "word":
+            source, target = (train_word_level(texts, min_frequency) for texts in (source_texts, target_texts))
+        elif model == "wordpiece":
+            source, target = (train_wordpiece(texts, vocab_size, min_frequency) for texts in (source_texts, target_texts))
+        else:
+            raise ValueError(f"tokenizer model must be one of {TOKENIZER_MODELS}, got {model!r}")
+        return cls(source_tokenizer=source, target_tokenizer=target, min_frequency=min_frequency, **kwargs)
+
+    @property
+    def tokenizer_model(self) -> str:
+        """``"wordpiece"`` or ``"word"``, read from the target vocabulary's `tokenizers` model."""
+        return "wordpiece" if isinstance(self.target.model, WordPiece) else "word"
 
     # Marian-style switching: PreTrainedTokenizerBase.__call__ calls these around text_target.
     def _switch_to_input_mode(self):
@@ -165,4 +199,4 @@ def _load(path: str | None, side: str) -> Tokenizer:
         raise ValueError(f"{path}: not a readable `tokenizers` JSON file ({error})") from error
 
 
-__all__ = ["OneLayerTranslatorTokenizer", "train_word_level", "detokenize", "SPECIAL_TOKENS"]
+__all__ = ["OneLayerTranslatorTokenizer", "train_word_level", "train_wordpiece", "detokenize", "SPECIAL_TOKENS"]
