@@ -11,6 +11,8 @@ from typing import Literal
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
+from .tokenization_onelayer import TOKENIZER_MODELS
+
 
 ARCHITECTURE_FIELDS = (
     "hidden_size", "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size", "max_position_embeddings",
@@ -41,7 +43,7 @@ class ModelArguments:
 
     attn_implementation: str = field(default="sdpa", metadata={"help": "'sdpa' or 'eager'"})
     min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words (pieces) seen at least this often"})
-    tokenizer_model: Literal["word", "wordpiece"] = field(
+    tokenizer_model: Literal[TOKENIZER_MODELS] = field(
         default="word", metadata={"help": "'word' (word-level, the course's) or 'wordpiece' (sub-word pieces)"}
     )
     tokenizer_vocab_size: int = field(default=8000, metadata={"help": "wordpiece: at most this many types per side"})

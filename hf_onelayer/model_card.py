@@ -214,12 +214,16 @@ def _show(value) -> str:
 
 
 def _tokenizer_notes(model_dir: str, config: dict) -> dict[str, str]:
-    """The card's sentences on the tokenizer (word-level or WordPiece, read from the saved files)."""
-    settings_path, target_path = (os.path.join(model_dir, name) for name in ("tokenizer_config.json", "target_tokenizer.json"))
-    min_frequency = _load_json(settings_path).get("min_frequency", "?") if os.path.exists(settings_path) else "?"
-    kind = _load_json(target_path).get("model", {}).get("type") if os.path.exists(target_path) else None
+    """The card's sentences on the tokenizer saved in ``model_dir`` (word-level or WordPiece)."""
+    from .tokenization_onelayer import OneLayerTranslatorTokenizer
+
+    try:
+        tokenizer = OneLayerTranslatorTokenizer.from_pretrained(model_dir)
+        kind, min_frequency = tokenizer.tokenizer_model, tokenizer.min_frequency or "?"
+    except (OSError, ValueError):  # a folder saved without its tokenizer
+        kind, min_frequency = "word", "?"
     sizes = f"{config['src_vocab_size']} German and {config['tgt_vocab_size']} English types"
-    if kind == "WordPiece":
+    if kind == "wordpiece":
         return dict(
             tokenizer_note=("Sub-word WordPiece tokenizers (NFKC, lowercase, words split from punctuation, `##` "
                             f"continuation pieces) trained on the training split with `min_frequency={min_frequency}`: "

@@ -66,6 +66,8 @@ def train_wordpiece(texts, vocab_size: int = 8000, min_frequency: int = 2) -> To
     """
     tokenizer = Tokenizer(WordPiece(unk_token="<unk>", continuing_subword_prefix=CONTINUATION))
     tokenizer.normalizer, tokenizer.pre_tokenizer = word_splitter()
+    # for users of the raw `tokenizers` file; OneLayerTranslatorTokenizer decodes with detokenize(), which
+    # also drops the prefix of a continuation piece predicted first (this decoder keeps it)
     tokenizer.decoder = decoders.WordPiece(prefix=CONTINUATION)
     trainer = WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
                                continuing_subword_prefix=CONTINUATION, show_progress=False)
