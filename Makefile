@@ -53,14 +53,14 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_embeddings.py
 	$(PY) benchmarks/bench_training.py --data_dir $(DATA)
 
-# Figures and numbers of docs/attention.md. MODEL: a trained folder; COMPARE: a second one, e.g. from
+# Figures and numbers of reports/attention.md. MODEL: a trained folder; COMPARE: a second one, e.g. from
 #   make train OUTPUT=runs/no_ln ARGS="--embedding_layer_norm false"
 MODEL ?= runs/default
 COMPARE ?= runs/no_ln
 attention-report: $(STAMP)
-	for n in 1 2 3 4; do $(PY) -m hf_onelayer.cli analyze simulate --study $$n --out docs/attention/study$$n || exit 1; done
+	for n in 1 2 3 4; do $(PY) -m hf_onelayer.cli analyze simulate --study $$n --out reports/attention/study$$n || exit 1; done
 	$(PY) -m hf_onelayer.cli analyze model --model $(MODEL) --compare $(COMPARE) --data_dir $(DATA) --split val \
-		--max_sentences 1014 --out docs/attention/trained
+		--max_sentences 1014 --out reports/attention/trained
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

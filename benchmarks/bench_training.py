@@ -36,8 +36,8 @@ from transformers import HfArgumentParser
 
 from hf_onelayer import OneLayerTranslatorConfig, OneLayerTranslatorModel
 from hf_onelayer.data import TranslationCollator, load_local_folder, tokenize_split
-from hf_onelayer.tokenization_onelayer import OneLayerTranslatorTokenizer
-from hf_onelayer.translate import translate
+from hf_onelayer.models.tokenization_onelayer import OneLayerTranslatorTokenizer
+from hf_onelayer.translation import translate
 
 
 @dataclass

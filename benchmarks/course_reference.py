@@ -30,7 +30,7 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments
 
 from hf_onelayer.data import load_local_folder, tokenize_split
 from hf_onelayer.metrics import perplexity, preprocess_logits_for_metrics
-from hf_onelayer.tokenization_onelayer import OneLayerTranslatorTokenizer
+from hf_onelayer.models.tokenization_onelayer import OneLayerTranslatorTokenizer
 
 
 @dataclass

@@ -7,9 +7,9 @@ folders carry their code and load with ``trust_remote_code=True`` where this pac
 
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from .configuration_onelayer import OneLayerTranslatorConfig
-from .modeling_onelayer import OneLayerTranslatorModel, OneLayerTranslatorOutput, OneLayerTranslatorPreTrainedModel
-from .tokenization_onelayer import OneLayerTranslatorTokenizer
+from .models.configuration_onelayer import OneLayerTranslatorConfig
+from .models.modeling_onelayer import OneLayerTranslatorModel, OneLayerTranslatorOutput, OneLayerTranslatorPreTrainedModel
+from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
 
 __version__ = "0.1.0"
 

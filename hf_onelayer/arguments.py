@@ -5,41 +5,22 @@ Every command takes flags, or one JSON file first and flags after it that overri
 """
 
 import json
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Literal
 
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
-from .tokenization_onelayer import TOKENIZER_MODELS
-
-
-ARCHITECTURE_FIELDS = (
-    "hidden_size", "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size", "max_position_embeddings",
-    "hidden_dropout_prob", "attention_probs_dropout_prob", "norm_position", "embedding_layer_norm", "initializer_range",
-)
-_CONFIG_DEFAULT = {"help": "default: OneLayerTranslatorConfig's (the course model)"}
+from .data import DEFAULT_HUB_DATASET
+from .models.configuration_onelayer import OneLayerTranslatorConfig
+from .models.tokenization_onelayer import TOKENIZER_MODELS
+from .utils import command_argv
 
 
 @dataclass
-class ModelArguments:
-    """A new model: architecture fields left unset take OneLayerTranslatorConfig's defaults."""
-
-    hidden_size: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
-    num_attention_heads: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
-    head_dim_qk: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
-    head_dim_v: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
-    intermediate_size: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
-    max_position_embeddings: int | None = field(default=None, metadata=_CONFIG_DEFAULT)
-    hidden_dropout_prob: float | None = field(default=None, metadata=_CONFIG_DEFAULT)
-    attention_probs_dropout_prob: float | None = field(default=None, metadata=_CONFIG_DEFAULT)
-    norm_position: str | None = field(default=None, metadata={"help": "'post' (course model, default) or 'pre'"})
-    embedding_layer_norm: bool | None = field(default=None, metadata={"help": "LayerNorm on the embeddings (default on)"})
-    initializer_range: float | None = field(default=None, metadata=_CONFIG_DEFAULT)
-
-    def architecture(self) -> dict:
-        """The architecture fields that were set, for OneLayerTranslatorConfig(**...)."""
-        return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS if getattr(self, name) is not None}
+class ModelOptions:
+    """How a new model is built besides its architecture: tokenizer, attention kernel, embedding initialisers."""
 
     attn_implementation: str = field(default="sdpa", metadata={"help": "'sdpa' or 'eager'"})
     min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words (pieces) seen at least this often"})
@@ -61,6 +42,28 @@ class ModelArguments:
     )
     allow_pickle: bool = field(default=False, metadata={"help": "allow gensim pickles (only for files you trust)"})
 
+    def architecture(self) -> dict:
+        """The architecture fields that were set, for OneLayerTranslatorConfig(**...)."""
+        names = OneLayerTranslatorConfig.architecture_fields
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+
+def _architecture_flags() -> list[tuple]:
+    """One optional flag per ``OneLayerTranslatorConfig.architecture_fields`` entry (None: the config's default)."""
+    defaults = OneLayerTranslatorConfig()
+    hints = {f.name: f.type for f in fields(OneLayerTranslatorConfig)}
+    flags = []
+    for name in OneLayerTranslatorConfig.architecture_fields:
+        default = getattr(defaults, name)
+        kind = hints[name] if typing.get_origin(hints[name]) is Literal else type(default)
+        flags.append((name, kind | None, field(default=None, metadata={"help": f"default: {default!r} (the course model)"})))
+    return flags
+
+
+# ModelOptions plus the config's architecture fields, so a new config field needs no edit here.
+ModelArguments = make_dataclass("ModelArguments", _architecture_flags(), bases=(ModelOptions,))
+ModelArguments.__doc__ = "A new model: architecture fields left unset take OneLayerTranslatorConfig's defaults."
+
 
 @dataclass
 class DataArguments:
@@ -68,7 +71,7 @@ class DataArguments:
         default=None,
         metadata={"help": "folder of Multi30k raw files (train.de, val.en, test_2016_flickr.de, ...)"},
     )
-    dataset_name: str = field(default="bentrevett/multi30k", metadata={"help": "Hub dataset id (used without data_dir)"})
+    dataset_name: str = field(default=DEFAULT_HUB_DATASET, metadata={"help": "Hub dataset id (used without data_dir)"})
     train_file: str | None = field(default=None, metadata={"help": 'JSON lines of {"translation": {"de", "en"}}'})
     validation_file: str | None = field(default=None, metadata={"help": "JSON lines, as train_file"})
     test_file: str | None = field(default=None, metadata={"help": "JSON lines, as train_file"})
@@ -123,9 +126,9 @@ def json_to_argv(path: str) -> list[str]:
 
 
 def parse(dataclass_types, argv: list[str] | None, prog: str, allow_remaining: bool = False):
-    """Parse ``argv`` (a leading ``*.json`` file gives defaults that later flags override)."""
+    """Parse ``argv`` (None: the process's arguments); a leading ``*.json`` file gives defaults that later flags override."""
     parser = HfArgumentParser(dataclass_types, prog=prog)
-    argv = list(argv or [])
+    argv = command_argv(argv)
     if argv and argv[0].endswith(".json"):
         argv = json_to_argv(argv[0]) + argv[1:]
     if allow_remaining:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch
 from datasets import Dataset, DatasetDict, load_dataset
 
-from .modeling_onelayer import decode_length
+from .models.modeling_onelayer import decode_length
+from .utils import utf8_lines
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +45,9 @@ def canonical_split(name: str) -> str:
 
 
 def _read_lines(path: str) -> list[str]:
-    with open(path, "rb") as handle:
-        raw = handle.read()
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    """The sentences of a one-per-line file; a bad or empty line raises ``DataError`` naming it."""
     out = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            text = line.decode("utf-8").rstrip("\r")
-        except UnicodeDecodeError as error:
-            raise DataError(f"{path}:{number}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
+    for number, text in utf8_lines(path, DataError):
         if not text.strip():
             raise DataError(f"{path}:{number}: empty line (every line must hold one sentence)")
         out.append(text)

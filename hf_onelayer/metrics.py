@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from sacrebleu.metrics import BLEU, CHRF
 
-from .modeling_onelayer import cut_at_eos, decode_length
+from .models.modeling_onelayer import cut_at_eos, decode_length
 
 
 def preprocess_logits_for_metrics(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from hf_onelayer.analysis import (
     study_peaked,
     study_uncertain_norm,
 )
-from hf_onelayer.analysis.cli import main as analyze_main
+from hf_onelayer.commands.analyze import main as analyze_main
 from hf_onelayer.analysis.trained import analyze_model, compare_models
 
 

@@ -14,7 +14,7 @@ from hf_onelayer.embeddings import (
     read_vectors,
     token_counts,
 )
-from hf_onelayer.tokenization_onelayer import train_word_level
+from hf_onelayer.models.tokenization_onelayer import train_word_level
 
 WORDS = ["hund", "katze", "haus", "baum", "mann", "frau"]
 
@@ -167,18 +167,33 @@ def _glove_file(tmp_path, dim, words=WORDS, seed=0):
     return write_text(tmp_path / f"g{dim}.txt", glove_lines({w: rng.standard_normal(dim).tolist() for w in words}))
 
 
-def test_build_model_with_projection_freezing_and_round_trip(side, tmp_path):
-    from conftest import tiny_config
-    from transformers import AutoModel, Trainer, TrainingArguments
+TINY = dict(hidden_size=32, num_attention_heads=2, head_dim_qk=12, head_dim_v=8, intermediate_size=37,
+            max_position_embeddings=20, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
-    from hf_onelayer.embeddings import build_model
+
+def tiny_model_from(source_side, target_side=None, **flags):
+    """``make_model`` for a tokenizer of these sides, a tiny architecture and the given ModelArguments flags."""
+    from hf_onelayer import OneLayerTranslatorTokenizer
+    from hf_onelayer.arguments import ModelArguments
+    from hf_onelayer.factory import make_model
+
+    tokenizer = OneLayerTranslatorTokenizer(source_tokenizer=source_side, target_tokenizer=target_side or source_side)
+    args = ModelArguments(**TINY, **flags)
+    before = dict(vars(args))
+    model = make_model(tokenizer, args)
+    assert vars(args) == before  # the factory leaves its inputs alone
+    return model
+
+
+def test_make_model_with_projection_freezing_and_round_trip(side, tmp_path):
+    from transformers import AutoModel, Trainer, TrainingArguments
 
     path = _glove_file(tmp_path, 16)
     src = prepare_init(f"glove:{path}", side, Counter())
     tgt = prepare_init(f"glove:{path}", side, Counter())
-    vocab = side.get_vocab_size()
-    config = tiny_config(src_vocab_size=vocab, tgt_vocab_size=vocab)
-    model = build_model(config, src, tgt, projection="learned", freeze_src=True)
+    model = tiny_model_from(side, src_embeddings=f"glove:{path}", tgt_embeddings=f"glove:{path}",
+                            embedding_projection="learned", freeze_src_embeddings=True)
+    config = model.config
     assert config.src_embedding_dim == 16 and config.tgt_embedding_dim == 16
     assert model.embeddings.projection.weight.shape == (32, 16) and model.head_projection.weight.shape == (16, 32)
     rows = src.covered.nonzero().squeeze(1)
@@ -202,15 +217,12 @@ def test_build_model_with_projection_freezing_and_round_trip(side, tmp_path):
 
 
 def test_pca_reduces_wide_vectors_without_a_projection(tmp_path):
-    from conftest import tiny_config
-
-    from hf_onelayer.embeddings import build_model
-
     words = [f"wort{i}" for i in range(60)]
     big = train_word_level([" ".join(words)], min_frequency=1)
-    src = prepare_init(f"glove:{_glove_file(tmp_path, 48, words)}", big, Counter())
-    config = tiny_config(src_vocab_size=big.get_vocab_size(), tgt_vocab_size=10)
-    model = build_model(config, src, projection="pca")
+    spec = f"glove:{_glove_file(tmp_path, 48, words)}"
+    src = prepare_init(spec, big, Counter())
+    model = tiny_model_from(big, src_embeddings=spec, embedding_projection="pca")
+    config = model.config
     assert config.src_embedding_dim is None and model.embeddings.projection is None
     weights = model.embeddings.word_embeddings.weight
     assert weights.shape == (big.get_vocab_size(), 32)
@@ -224,14 +236,9 @@ def test_pca_reduces_wide_vectors_without_a_projection(tmp_path):
 
 
 def test_bert_embedding_copies_positions_and_layer_norm(side, tmp_path):
-    from conftest import tiny_config
-
-    from hf_onelayer.embeddings import build_model
-
     bert, _ = make_tiny_bert(tmp_path, WORDS)
-    src = prepare_init(f"bert:{tmp_path}", side, Counter())
-    config = tiny_config(src_vocab_size=side.get_vocab_size(), tgt_vocab_size=10)
-    model = build_model(config, src, bert_embedding=True)
+    model = tiny_model_from(side, src_embeddings=f"bert:{tmp_path}", bert_embedding=True)
+    config = model.config
     assert config.src_embedding_dim == 16 and config.embedding_layer_norm
     assert torch.equal(model.embeddings.position_embeddings.weight, bert.embeddings.position_embeddings.weight[:20])
     assert torch.equal(model.embeddings.LayerNorm.weight, bert.embeddings.LayerNorm.weight)
@@ -258,7 +265,7 @@ def test_real_minilm_covers_english_and_splits_german(data_dir):
 
 
 def test_cooccurrence_counts_weight_by_inverse_distance():
-    from hf_onelayer.pretrain_vectors import cooccurrences
+    from hf_onelayer.embeddings.pretrain import cooccurrences
 
     rows, cols, values = cooccurrences([["a", "b", "c"]], {"a": 0, "b": 1, "c": 2}, window=2)
     counts = {(int(r), int(c)): float(v) for r, c, v in zip(rows, cols, values)}
@@ -266,7 +273,7 @@ def test_cooccurrence_counts_weight_by_inverse_distance():
 
 
 def test_pretrain_vectors_writes_files_the_loaders_read(tmp_path):
-    from hf_onelayer.pretrain_vectors import main as pretrain_main
+    from hf_onelayer.commands.pretrain_vectors import main as pretrain_main
 
     data = tmp_path / "data"
     data.mkdir()
@@ -285,14 +292,10 @@ def test_pretrain_vectors_writes_files_the_loaders_read(tmp_path):
 
 
 def test_rescale_keeps_directions_and_sets_the_init_scale(side, tmp_path):
-    from conftest import tiny_config
-
-    from hf_onelayer.embeddings import build_model
-
-    tgt = prepare_init(f"glove:{_glove_file(tmp_path, 32)}", side, Counter())  # 32 = hidden: no projection
-    vocab = side.get_vocab_size()
-    config = tiny_config(src_vocab_size=vocab, tgt_vocab_size=vocab, initializer_range=0.02)
-    model = build_model(config, tgt=tgt, rescale=True)
+    spec = f"glove:{_glove_file(tmp_path, 32)}"  # 32 = hidden: no projection
+    tgt = prepare_init(spec, side, Counter())
+    model = tiny_model_from(side, tgt_embeddings=spec, rescale_embeddings=True, initializer_range=0.02)
+    config = model.config
     weight = model.lm_head.weight.detach()
     assert abs(float(weight.std()) - 0.02) < 1e-4
     rows = tgt.covered.nonzero().squeeze(1)

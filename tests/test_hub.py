@@ -16,7 +16,7 @@ import torch
 from conftest import SOURCES, load_in_fresh_process, tiny_model
 from hub_server import LocalHub
 
-from hf_onelayer.model_card import build_card
+from hf_onelayer.hub.model_card import build_card
 
 pytestmark = pytest.mark.xdist_group("hub")
 

@@ -1,6 +1,6 @@
 """Model-card helpers that need no trained run."""
 
-from hf_onelayer.model_card import pick_examples
+from hf_onelayer.hub.model_card import build_card, pick_examples
 
 
 def test_examples_show_the_best_half_then_the_worst_half():
@@ -12,15 +12,29 @@ def test_examples_show_the_best_half_then_the_worst_half():
     assert {p[0] for p in picked[2:]} == {"b", "d"}  # the two with nothing right
 
 
-def test_embedding_note_names_each_initialised_side_and_the_random_one():
-    from hf_onelayer.model_card import _embedding_note
+def card_text(tmp_path, embedding_init) -> str:
+    """The card that build_card writes for a tiny saved model whose config records ``embedding_init``."""
+    import json
 
+    from conftest import tiny_model
+
+    folder = tmp_path / "model"
+    tiny_model(embedding_init=embedding_init).save_pretrained(folder)
+    metrics = {f"eval_{m}": v for m, v in (("perplexity", 19.6), ("bleu", 20.1), ("chrf", 41.7),
+                                           ("token_accuracy", 0.38))}
+    (folder / "all_results.json").write_text(json.dumps(metrics))
+    return build_card(str(folder), "make train").content
+
+
+def test_card_names_each_initialised_side_and_the_random_one(tmp_path):
     record = {"tgt": {"source": "bert:/models/minilm", "kind": "bert", "dim": 384, "type_coverage": 0.5,
                       "projection": "learned 256->384", "frozen": False}}
-    note = _embedding_note(record)
+    note = next(line for line in card_text(tmp_path / "a", record).splitlines() if line.startswith("Initialised:"))
     assert "English head weights from `bert:/models/minilm`" in note and "50.0% of the vocabulary" in note
     assert "learned 256->384 projection" in note and "trained further" in note
     assert note.endswith("German token embeddings at random.")
-    frozen = _embedding_note({"src": dict(record["tgt"], frozen=True, projection=None)})
+    frozen_record = {"src": dict(record["tgt"], frozen=True, projection=None)}
+    frozen = next(line for line in card_text(tmp_path / "b", frozen_record).splitlines()
+                  if line.startswith("Initialised:"))
     assert "German token embeddings from" in frozen and "kept frozen" in frozen and "projection" not in frozen
-    assert "at random (normal" in _embedding_note(None)
+    assert "at random (normal" in card_text(tmp_path / "c", None)

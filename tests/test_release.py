@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from hf_onelayer.translate import default_model
+from hf_onelayer.translation import default_model
 
 pytestmark = pytest.mark.xdist_group("release")
 

@@ -5,22 +5,28 @@ import json
 import optuna
 import pytest
 
-from hf_onelayer.arguments import ModelArguments, OneLayerTrainingArguments, parse
-from hf_onelayer.search import baseline_trial, enqueue_from_file
+from conftest import REPO
 
-# training/configs/default.json as a point of the search space (what trial 0 runs)
-DEFAULT_TRIAL = baseline_trial(*parse((ModelArguments, OneLayerTrainingArguments),
-                                      ["training/configs/default.json", "--output_dir", "unused"], "test"))
-from hf_onelayer.search import main as search
+from hf_onelayer.arguments import ModelArguments, OneLayerTrainingArguments, parse
+from hf_onelayer.commands.search import main as search
+from hf_onelayer.search.study import baseline_trial, enqueue_from_file
 
 pytestmark = pytest.mark.xdist_group("search")
+DEFAULT_JSON = str(REPO / "training" / "configs" / "default.json")
 
 
-def test_search_runs_resumes_and_reports(data_dir, tmp_path):
+@pytest.fixture()
+def default_trial(tmp_path) -> dict:
+    """training/configs/default.json as a point of the search space (what trial 0 runs)."""
+    return baseline_trial(*parse((ModelArguments, OneLayerTrainingArguments),
+                                 [DEFAULT_JSON, "--output_dir", str(tmp_path / "unused")], "test"))
+
+
+def test_search_runs_resumes_and_reports(data_dir, tmp_path, default_trial):
     out = tmp_path / "search"
-    seeded = dict(DEFAULT_TRIAL, hidden_size=192, norm_position="pre", min_frequency=1, per_device_train_batch_size=64)
+    seeded = dict(default_trial, hidden_size=192, norm_position="pre", min_frequency=1, per_device_train_batch_size=64)
     (tmp_path / "seeds.json").write_text(json.dumps([seeded]))
-    argv = ["training/configs/default.json", "--data_dir", str(data_dir), "--output_dir", str(out),
+    argv = [DEFAULT_JSON, "--data_dir", str(data_dir), "--output_dir", str(out),
             "--max_train_samples", "200", "--max_eval_samples", "40", "--num_train_epochs", "2",
             "--disable_tqdm", "true", "--enqueue", str(tmp_path / "seeds.json"), "--n_trials", "2"]
     search(argv)
@@ -28,7 +34,7 @@ def test_search_runs_resumes_and_reports(data_dir, tmp_path):
     study = optuna.load_study(study_name="onelayer", storage=storage)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
     first = study.trials[0]
-    assert first.params == DEFAULT_TRIAL  # the baseline runs first
+    assert first.params == default_trial  # the baseline runs first
     assert study.trials[1].params == seeded  # then the queued parameter sets
     assert set(first.intermediate_values) == {1, 2}  # reported per epoch, whatever the batch size
     assert first.value == min(first.intermediate_values.values())  # best val perplexity so far
@@ -40,7 +46,7 @@ def test_search_runs_resumes_and_reports(data_dir, tmp_path):
     assert len(study.trials) == 3 and study.trials[2].state.is_finished()
 
     report = tmp_path / "report"
-    search(["training/configs/default.json", "--output_dir", str(out), "--report_dir", str(report)])
+    search([DEFAULT_JSON, "--output_dir", str(out), "--report_dir", str(report)])
     for name in ("trials.md", "trials.json", "history.png", "intermediate.png", "importance.png", "tuned.json"):
         assert (report / name).stat().st_size > 0, name
     rows = json.loads((report / "trials.json").read_text())
@@ -52,7 +58,7 @@ def test_search_runs_resumes_and_reports(data_dir, tmp_path):
     assert tuned["num_train_epochs"] == 2  # the search's budget, not default.json's 10
 
 
-def test_enqueue_file_errors_name_the_file_and_entry(tmp_path):
+def test_enqueue_file_errors_name_the_file_and_entry(tmp_path, default_trial):
     study = optuna.create_study()
     bad = tmp_path / "seeds.json"
     bad.write_text(json.dumps([{"learning_rate": 0.1}]))
@@ -62,13 +68,13 @@ def test_enqueue_file_errors_name_the_file_and_entry(tmp_path):
     with pytest.raises(ValueError, match="expected a JSON list"):
         enqueue_from_file(study, str(bad))
     good = tmp_path / "good.json"
-    good.write_text(json.dumps([DEFAULT_TRIAL, DEFAULT_TRIAL]))
+    good.write_text(json.dumps([default_trial, default_trial]))
     assert enqueue_from_file(study, str(good)) == 1  # the same set is queued once
     assert enqueue_from_file(study, str(good)) == 0
 
 
-def test_default_json_as_a_point_of_the_space():
-    assert DEFAULT_TRIAL == {
+def test_default_json_as_a_point_of_the_space(default_trial):
+    assert default_trial == {
         "learning_rate": 1e-3, "per_device_train_batch_size": 128, "lr_scheduler_type": "linear",
         "warmup_steps": 0.0, "weight_decay": 0.0, "label_smoothing_factor": 0.0, "hidden_dropout_prob": 0.1,
         "attention_probs_dropout_prob": 0.1, "hidden_size": 128, "num_attention_heads": 2, "head_dim_qk": 96,

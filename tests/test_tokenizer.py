@@ -3,7 +3,7 @@ from conftest import SOURCES, TARGETS
 from transformers import AutoTokenizer
 
 from hf_onelayer import OneLayerTranslatorTokenizer
-from hf_onelayer.tokenization_onelayer import detokenize, train_word_level
+from hf_onelayer.models.tokenization_onelayer import detokenize, train_word_level
 
 
 def test_sources_and_targets_use_their_own_vocabulary(small_tokenizer):

@@ -9,8 +9,8 @@ import pytest
 from transformers import AutoModel, AutoTokenizer
 
 from hf_onelayer import OneLayerTranslatorModel
-from hf_onelayer.train import main as train_main
-from hf_onelayer.translate import translate
+from hf_onelayer.commands.train import main as train_main
+from hf_onelayer.translation import translate
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("real")]
 

@@ -9,7 +9,7 @@ from datasets import Dataset
 from hf_onelayer import OneLayerTranslatorConfig, OneLayerTranslatorModel
 from hf_onelayer.arguments import OneLayerTrainingArguments
 from hf_onelayer.data import tokenize_split
-from hf_onelayer.train import build_trainer
+from hf_onelayer.trainer import build_trainer
 
 
 @pytest.fixture()

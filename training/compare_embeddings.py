@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
+from hf_onelayer.utils import figure, save_figure
+
 # name -> extra training flags; {bert}, {vec} are filled in from the arguments
 VARIANTS = {
     "random": [],
@@ -164,12 +166,7 @@ def main():
                      f"{mean_spread([r['val_bleu'] for r in rows])} | {mean_spread([r['best_epoch'] for r in rows])} | "
                      f"{mean_spread([r['train_runtime_s'] for r in rows])} | {fmt('src')} | {fmt('tgt')} |")
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ((ax,),) = figure(width=9, height=5.5)
     for name in args.variants:
         rows = [r for r in runs if r["variant"] == name]
         epochs = [e for e, _ in rows[0]["curve"]]
@@ -178,12 +175,9 @@ def main():
     ax.set(xlabel="epoch", ylabel="val perplexity (mean over seeds)", yscale="log",
            title="Embedding initialisation: val perplexity per epoch")
     ax.legend(fontsize=8, ncol=2)
-    os.makedirs(os.path.dirname(args.report) or ".", exist_ok=True)
-    figure = os.path.splitext(args.report)[0] + ".png"
-    fig.tight_layout()
-    fig.savefig(figure, dpi=110)
+    plot = save_figure(fig, os.path.splitext(args.report)[0] + ".png")
     with open(args.report, "w") as handle:
-        handle.write("\n".join(lines) + f"\n\n![val perplexity per epoch]({os.path.basename(figure)})\n")
+        handle.write("\n".join(lines) + f"\n\n![val perplexity per epoch]({os.path.basename(plot)})\n")
     with open(os.path.splitext(args.report)[0] + ".json", "w") as handle:
         json.dump(runs, handle, indent=1)
     print("\n".join(lines))

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from hf_onelayer.model_card import main as model_card
-from hf_onelayer.push import files_to_push
+from hf_onelayer.commands.model_card import main as model_card
+from hf_onelayer.hub.push import files_to_push
 
 LIMIT_MB = 25
 

@@ -5,10 +5,10 @@
         --dynamo_backend no --num_cpu_threads_per_process 1 training/train.py training/configs/default.json ...
 
 Flags override the JSON file; see `python training/train.py --help`. The code lives in
-hf_onelayer.train (also `hf-onelayer train`).
+hf_onelayer.trainer; the command is `hf-onelayer train`.
 """
 
-from hf_onelayer.train import main
+from hf_onelayer.commands.train import main
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """Attention analysis: attention as a categorical distribution, peaked vs diffuse weights and copying,
 averaging two values, a key of uncertain norm and multi-head attention (Monte Carlo, studies 1-4),
-and the heads of trained translators (study 5). See docs/attention.md for the report.
+and the heads of trained translators (study 5). See reports/attention.md for the report.
 """
 
 from .attention_math import attend, attention_weights, effective_support, entropy, peaked_lower_bound

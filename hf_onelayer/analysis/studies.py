@@ -11,6 +11,7 @@ import os
 
 import torch
 
+from ..utils import figure, save_figure
 from .attention_math import attend, effective_support, entropy, peaked_lower_bound
 
 
@@ -33,29 +34,18 @@ def _summary(x: torch.Tensor) -> dict:
 
 
 def _figure(ncols: int, width: float = 4.6, height: float = 3.6):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    fig, axes = figure(1, ncols, width, height)
     return fig, axes[0]
 
 
 def _save(fig, out_dir: str | None, name: str) -> str | None:
+    """Save under ``out_dir`` (None: only close the figure)."""
     if out_dir is None:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
         return None
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, name)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path
+    return save_figure(fig, os.path.join(out_dir, name))
 
 
 # --------------------------------------------------------------------------------------------

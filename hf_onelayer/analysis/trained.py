@@ -15,6 +15,7 @@ import os
 
 import torch
 
+from ..utils import figure, save_figure
 from .attention_math import entropy
 
 
@@ -100,36 +101,22 @@ def analyze_model(model, tokenizer, sentences: list[str], heatmap_sentences: lis
 
 def plot_entropy(labelled_rows, path: str) -> str:
     """Histogram of per-row entropy for each head of each (label, rows) pair."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     heads = labelled_rows[0][1][0][1].shape[0]
-    fig, axes = plt.subplots(1, heads, figsize=(4.6 * heads, 3.6), squeeze=False)
+    fig, axes = figure(1, heads)
     for label, rows in labelled_rows:
         for h, ent in enumerate(entropies_by_head(rows)):
             axes[0][h].hist(ent.numpy(), bins=50, alpha=0.55, density=True, label=label)
     for h in range(heads):
         axes[0][h].set(xlabel="entropy of a query row [nats]", ylabel="density", title=f"head {h}")
         axes[0][h].legend()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 @torch.no_grad()
 def plot_heatmaps(model, tokenizer, sentences: list[str], path: str) -> str:
     """One heatmap per (sentence, head): keys = source tokens, rows = source token -> predicted English token."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     heads = model.config.num_attention_heads
-    fig, axes = plt.subplots(len(sentences), heads, figsize=(5.2 * heads, 4.4 * len(sentences)), squeeze=False)
+    fig, axes = figure(len(sentences), heads, width=5.2, height=4.4)
     for i, sentence in enumerate(sentences):
         enc = tokenizer([sentence], return_tensors="pt")
         out = model(**enc, output_attentions=True)
@@ -143,11 +130,7 @@ def plot_heatmaps(model, tokenizer, sentences: list[str], path: str) -> str:
             ax.set_xticks(range(len(src)), src, rotation=70, fontsize=7)
             ax.set_yticks(range(len(src)), ylabels, fontsize=7)
             ax.set_title(f"head {h}", fontsize=9)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def compare_models(models: list[tuple[str, object, object]], sentences: list[str], out_dir: str,

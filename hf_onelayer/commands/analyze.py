@@ -1,0 +1,89 @@
+"""``hf-onelayer analyze simulate --study N`` and ``hf-onelayer analyze model --model DIR``.
+
+Each writes PNG figures, ``results.json`` and ``summary.md`` into ``--out``.
+"""
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+from ..arguments import parse
+from ..utils import command_argv
+from . import MODEL_HELP
+
+
+@dataclass
+class SimulateArguments:
+    study: int = field(metadata={"help": "1 categorical, 2 peaked/copying, 3 averaging, 4 uncertain norm + multi-head"})
+    out: str = field(default="analysis", metadata={"help": "output folder"})
+    seed: int = 0
+    samples: int | None = field(default=None, metadata={"help": "Monte-Carlo samples (each study has a default)"})
+
+
+@dataclass
+class ModelAnalysisArguments:
+    model: str | None = field(default=None, metadata={"help": MODEL_HELP})
+    compare: str | None = field(default=None, metadata={"help": "a second model to compare side by side"})
+    data_dir: str | None = field(default=None, metadata={"help": "Multi30k raw files folder"})
+    split: str = "val"
+    max_sentences: int = 500
+    heatmap_sentences: list[str] = field(default_factory=list, metadata={"help": "sentences for heatmaps"})
+    out: str = "analysis"
+
+
+def _write(out: str, results: dict, summary: str) -> None:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2)
+    with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as handle:
+        handle.write(summary)
+    print(json.dumps({"out": out, "figures": results.get("figures", [])}))
+
+
+def simulate(argv: list[str]) -> dict:
+    from ..analysis.studies import STUDIES
+
+    (args,) = parse(SimulateArguments, argv, "hf-onelayer analyze simulate")
+    if args.study not in STUDIES:
+        raise SystemExit(f"--study must be one of {sorted(STUDIES)}, got {args.study}")
+    kwargs = {"seed": args.seed, "out_dir": args.out}
+    if args.samples:
+        kwargs["samples"] = args.samples
+    results = STUDIES[args.study](**kwargs)
+    summary = f"# Study {args.study}\n\n```json\n{json.dumps(results, indent=1)[:20000]}\n```\n"
+    _write(args.out, results, summary)
+    return results
+
+
+def model(argv: list[str]) -> dict:
+    from ..data import canonical_split, load_translation_data
+    from ..analysis.trained import compare_models, summary_markdown
+    from ..translation import default_model, load
+
+    (args,) = parse(ModelAnalysisArguments, argv, "hf-onelayer analyze model")
+    data = load_translation_data(args.data_dir)[canonical_split(args.split)]
+    sentences = data["de"][: args.max_sentences]
+    heat = args.heatmap_sentences or sentences[:3]
+    loaded = [("model", *load(args.model))]
+    if args.compare:
+        loaded.append(("compare", *load(args.compare)))
+    compared = compare_models(loaded, sentences, args.out, heat)
+    paths = {"model": args.model or default_model(), "compare": args.compare}
+    results = {"models": {label: compared[label] | {"path": paths[label]} for label, _, _ in loaded}}
+    results["figures"] = [f for stats in results["models"].values() for f in stats["figures"]]
+    if args.compare:
+        results["figures"] += compared["figures"]
+    summary = [f"# Attention of trained models ({len(sentences)} {args.split} sentences)", ""]
+    summary += [summary_markdown(stats) for stats in results["models"].values()]
+    _write(args.out, results, "\n".join(summary))
+    return results
+
+
+def main(argv: list[str] | None = None):
+    argv = command_argv(argv)
+    commands = {"simulate": simulate, "model": model}
+    if not argv or argv[0] not in commands:
+        print("usage: hf-onelayer analyze {simulate --study N | model --model DIR} [--out DIR] ...", file=sys.stderr)
+        raise SystemExit(0 if argv and argv[0] in ("-h", "--help") else 2)
+    return commands[argv[0]](argv[1:])

