@@ -5,6 +5,7 @@ import torch
 from conftest import tiny_config
 
 from hf_onelayer.data import (
+    DEFAULT_HUB_DATASET,
     DataError,
     TranslationCollator,
     load_hub_dataset,
@@ -84,9 +85,9 @@ def test_malformed_jsonl_names_file_and_line(tmp_path, bad):
 
 def test_hub_id_offline_fails_at_once_and_says_how_to_pass_a_folder():
     with pytest.raises(ConnectionError, match=r"HF_HUB_OFFLINE.*--data_dir"):
-        load_hub_dataset("bentrevett/multi30k")
+        load_hub_dataset(DEFAULT_HUB_DATASET)
     with pytest.raises(ConnectionError, match="--data_dir"):
-        load_translation_data(dataset_name="bentrevett/multi30k")
+        load_translation_data(dataset_name=DEFAULT_HUB_DATASET)
 
 
 def test_long_sentences_are_truncated_and_counted(small_tokenizer, caplog):

@@ -92,19 +92,24 @@ class OneLayerTranslatorConfig(PretrainedConfig):
         """Raise ``ValueError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
         positive = ["src_vocab_size", "tgt_vocab_size", "hidden_size", "num_attention_heads", "head_dim_qk",
                     "head_dim_v", "intermediate_size", "max_position_embeddings", "layer_norm_eps",
-                    "initializer_range", "decode_length_ratio"]
-        positive += [name for name in ("src_embedding_dim", "tgt_embedding_dim") if getattr(self, name) is not None]
-        checks = [(name, "> 0", getattr(self, name) > 0) for name in positive]
-        checks += [(name, "in [0, 1)", 0 <= getattr(self, name) < 1)
-                   for name in ("hidden_dropout_prob", "attention_probs_dropout_prob")]
-        checks += [("decode_length_offset", ">= 0", self.decode_length_offset >= 0)]
-        vocab = min(self.src_vocab_size, self.tgt_vocab_size)
-        checks += [(name, f"inside both vocabularies (< {vocab})", 0 <= getattr(self, name) < vocab)
-                   for name in ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id")
-                   if getattr(self, name) is not None]
-        for name, wanted, ok in checks:
-            if not ok:
-                raise ValueError(f"{type(self).__name__}.{name} must be {wanted}, got {getattr(self, name)!r}")
+                    "initializer_range", "decode_length_ratio", "src_embedding_dim", "tgt_embedding_dim"]
+        if self.decode_length_offset < 0:
+            raise ValueError(f"{type(self).__name__}.decode_length_offset must be >= 0, got {self.decode_length_offset!r}")
+        check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id"),
+                     min(self.src_vocab_size, self.tgt_vocab_size))
+
+
+def check_ranges(config, positive, token_ids, vocab: int):
+    """Raise ``ValueError`` naming the first field out of range: ``positive`` fields (None allowed) must be
+    > 0, the dropout probabilities in [0, 1), the ``token_ids`` that are set inside ``vocab``."""
+    checks = [(name, "> 0", getattr(config, name) > 0) for name in positive if getattr(config, name) is not None]
+    checks += [(name, "in [0, 1)", 0 <= getattr(config, name) < 1)
+               for name in ("hidden_dropout_prob", "attention_probs_dropout_prob")]
+    checks += [(name, f"inside the vocabularies (< {vocab})", 0 <= getattr(config, name) < vocab)
+               for name in token_ids if getattr(config, name) is not None]
+    for name, wanted, ok in checks:
+        if not ok:
+            raise ValueError(f"{type(config).__name__}.{name} must be {wanted}, got {getattr(config, name)!r}")
 
 
 __all__ = ["OneLayerTranslatorConfig"]
