@@ -10,18 +10,22 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Literal
 
 import torch
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import HfArgumentParser, Seq2SeqTrainingArguments
 
 from .data import DEFAULT_HUB_DATASET
-from .models.configuration_onelayer import OneLayerTranslatorConfig
+from .factory import CONFIGS
 from .models.tokenization_onelayer import TOKENIZER_MODELS
 from .utils import command_argv
 
 
 @dataclass
 class ModelOptions:
-    """How a new model is built besides its architecture: tokenizer, attention kernel, embedding initialisers."""
+    """Which model, and how it is built besides its architecture: tokenizer, attention kernel, embedding initialisers."""
 
+    model_type: Literal[tuple(CONFIGS)] = field(
+        default="onelayer_translator",
+        metadata={"help": "'onelayer_translator' (the course model) or 'onelayer_seq2seq' (the encoder-decoder)"},
+    )
     attn_implementation: str = field(default="sdpa", metadata={"help": "'sdpa' or 'eager'"})
     min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words (pieces) seen at least this often"})
     tokenizer_model: Literal[TOKENIZER_MODELS] = field(
@@ -43,26 +47,28 @@ class ModelOptions:
     allow_pickle: bool = field(default=False, metadata={"help": "allow gensim pickles (only for files you trust)"})
 
     def architecture(self) -> dict:
-        """The architecture fields that were set, for OneLayerTranslatorConfig(**...)."""
-        names = OneLayerTranslatorConfig.architecture_fields
+        """The architecture fields that were set and that the chosen model's config has, for its config class."""
+        names = CONFIGS[self.model_type].architecture_fields
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 def _architecture_flags() -> list[tuple]:
-    """One optional flag per ``OneLayerTranslatorConfig.architecture_fields`` entry (None: the config's default)."""
-    defaults = OneLayerTranslatorConfig()
-    hints = {f.name: f.type for f in fields(OneLayerTranslatorConfig)}
-    flags = []
-    for name in OneLayerTranslatorConfig.architecture_fields:
-        default = getattr(defaults, name)
-        kind = hints[name] if typing.get_origin(hints[name]) is Literal else type(default)
-        flags.append((name, kind | None, field(default=None, metadata={"help": f"default: {default!r} (the course model)"})))
-    return flags
+    """One optional flag per architecture field of either config (None: the chosen config's default)."""
+    flags = {}
+    for config_class in CONFIGS.values():
+        defaults, hints = config_class(), {f.name: f.type for f in fields(config_class)}
+        for name in config_class.architecture_fields:
+            default = getattr(defaults, name)
+            kind = hints[name] if typing.get_origin(hints[name]) is Literal else type(default)
+            help_ = flags[name][2].metadata["help"] + ", " if name in flags else "default: "
+            flags[name] = (name, kind | None, field(default=None, metadata={
+                "help": help_ + f"{default!r} ({config_class.model_type})"}))
+    return list(flags.values())
 
 
-# ModelOptions plus the config's architecture fields, so a new config field needs no edit here.
+# ModelOptions plus the configs' architecture fields, so a new config field needs no edit here.
 ModelArguments = make_dataclass("ModelArguments", _architecture_flags(), bases=(ModelOptions,))
-ModelArguments.__doc__ = "A new model: architecture fields left unset take OneLayerTranslatorConfig's defaults."
+ModelArguments.__doc__ = "A new model: architecture fields left unset take its config's defaults."
 
 
 @dataclass
@@ -82,8 +88,9 @@ class DataArguments:
 
 
 @dataclass
-class OneLayerTrainingArguments(TrainingArguments):
-    """transformers' TrainingArguments with the course defaults (Adam, lr 1e-3, batch 128, 10 epochs)."""
+class OneLayerTrainingArguments(Seq2SeqTrainingArguments):
+    """transformers' (Seq2Seq)TrainingArguments with the course defaults (Adam, lr 1e-3, batch 128, 10 epochs);
+    the ``predict_with_generate`` / ``generation_*`` flags serve the encoder–decoder."""
 
     output_dir: str | None = field(default="runs/default", metadata={"help": "where the model and metrics go"})
     learning_rate: float = 1e-3

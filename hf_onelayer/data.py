@@ -142,8 +142,10 @@ class TokenizedSplit:
     n_truncated: int
 
 
-def tokenize_split(dataset: Dataset, tokenizer, max_length: int, desc: str = "tokenize") -> TokenizedSplit:
-    """Encode sources and targets; ``labels`` get -100 at the leading BOS (nothing to predict there).
+def tokenize_split(dataset: Dataset, tokenizer, max_length: int, desc: str = "tokenize",
+                   decoder: bool = False) -> TokenizedSplit:
+    """Encode sources and targets; ``labels`` get -100 at the leading BOS (nothing to predict there),
+    or, for a ``decoder`` (which is fed the BOS), leave it out.
 
     Sequences over ``max_length`` tokens keep their first ``max_length - 1`` tokens and the EOS;
     the number of sentence pairs so truncated is returned and logged.
@@ -159,7 +161,7 @@ def tokenize_split(dataset: Dataset, tokenizer, max_length: int, desc: str = "to
                     enc[key][i] = ids[: max_length - 1] + [eos]
                     truncated.append(i)
         enc["attention_mask"] = [[1] * len(ids) for ids in enc["input_ids"]]
-        enc["labels"] = [[-100] + ids[1:] for ids in enc["labels"]]
+        enc["labels"] = [ids[1:] if decoder else [-100] + ids[1:] for ids in enc["labels"]]
         enc["truncated"] = [i in truncated for i in range(len(enc["input_ids"]))]
         return enc
 

@@ -64,14 +64,28 @@ def perplexity_by_length_difference(nll: np.ndarray, labels: np.ndarray, source_
 
 
 def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
-    """sacrebleu BLEU and chrF, lowercased, one reference per hypothesis."""
+    """sacrebleu BLEU (lowercased, and cased) and chrF (lowercased), one reference per hypothesis."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
     refs = [references]
     return {
         "bleu": BLEU(lowercase=True).corpus_score(hypotheses, refs).score,
+        "bleu_cased": BLEU().corpus_score(hypotheses, refs).score,
         "chrf": CHRF(lowercase=True).corpus_score(hypotheses, refs).score,
     }
+
+
+class GeneratedTranslationMetrics:
+    """``compute_metrics`` for Seq2SeqTrainer with ``predict_with_generate``: BLEU and chrF of the generated
+    ids against the raw ``references`` of one eval split, in dataset order."""
+
+    def __init__(self, tokenizer, references: list[str]):
+        self.tokenizer, self.references = tokenizer, list(references)
+
+    def __call__(self, eval_pred) -> dict[str, float]:
+        ids = np.asarray(eval_pred.predictions)
+        ids = np.where(ids < 0, self.tokenizer.pad_token_id, ids)  # -100: padding between batches
+        return corpus_scores(self.tokenizer.batch_decode(ids, skip_special_tokens=True), self.references)
 
 
 class TranslationMetrics:

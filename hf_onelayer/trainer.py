@@ -8,17 +8,19 @@ their remote code, ``all_results.json`` (train, val and test metrics, world size
 
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
 from dataclasses import asdict
 
-from transformers import Trainer, TrainingArguments
+import torch
+from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer
 
 from .data import TranslationCollator, load_translation_data, tokenize_split
 from .factory import make_model
 from .hub.model_card import build_card
-from .metrics import TranslationMetrics, preprocess_logits_for_metrics
+from .metrics import GeneratedTranslationMetrics, TranslationMetrics, preprocess_logits_for_metrics
 from .models.configuration_onelayer import OneLayerTranslatorConfig
 from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from .utils import first
@@ -26,8 +28,21 @@ from .utils import first
 logger = logging.getLogger(__name__)
 
 
-class TranslationTrainer(Trainer):
-    """Trainer whose evaluation batches offer every sentence its translation positions.
+class FusedLossMixin:
+    """Training steps take the model's fused labelled-positions path, label-smoothed if asked.
+
+    Evaluation (``return_outputs=True``) takes the usual path: full logits, unsmoothed loss.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if return_outputs or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        # read per step: a search trial may change label_smoothing_factor after __init__
+        return model(**inputs, loss_positions_only=True, smoothing=self.args.label_smoothing_factor).loss
+
+
+class TranslationTrainer(FusedLossMixin, Trainer):
+    """The course model's Trainer: evaluation batches offer every sentence its translation positions.
 
     Training batches are padded to the longest source/target in the batch and the loss is computed at
     labelled positions only (``loss_positions_only``); evaluation batches also
@@ -46,16 +61,6 @@ class TranslationTrainer(Trainer):
         finally:
             self.data_collator = train_collator
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """Training steps take the model's fused labelled-positions path, label-smoothed if asked.
-
-        Evaluation (``return_outputs=True``) takes the usual path: full logits, unsmoothed loss.
-        """
-        if return_outputs or "labels" not in inputs:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        # read per step: a search trial may change label_smoothing_factor after __init__
-        return model(**inputs, loss_positions_only=True, smoothing=self.args.label_smoothing_factor).loss
-
     def get_eval_dataloader(self, eval_dataset=None):
         return self._with_eval_collator(super().get_eval_dataloader, eval_dataset)
 
@@ -63,28 +68,60 @@ class TranslationTrainer(Trainer):
         return self._with_eval_collator(super().get_test_dataloader, test_dataset)
 
 
+class Seq2SeqTranslationTrainer(FusedLossMixin, Seq2SeqTrainer):
+    """The encoder–decoder's Seq2SeqTrainer: evaluation also gives the per-token perplexity of the references.
+
+    ``eval_perplexity`` is exp of the NLL summed over every scored reference token (teacher-forced,
+    never smoothed) divided by their number, as the course model's; BLEU and chrF score what
+    ``generate`` writes (``predict_with_generate``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_smoother = None  # compute_loss smooths training losses itself; eval losses stay plain
+        self._nll = torch.zeros(2, dtype=torch.float64)  # (NLL sum, tokens) of the evaluation under way
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
+        loss, generated, labels = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys,
+                                                          **gen_kwargs)
+        if loss is not None and "labels" in inputs:
+            tokens = int((inputs["labels"] != -100).sum())
+            self._nll += torch.tensor([float(loss) * tokens, tokens], dtype=torch.float64)  # loss: the batch mean
+        return loss, generated, labels
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):
+        self._nll.zero_()
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        nll, tokens = self.accelerator.reduce(self._nll.to(self.args.device), reduction="sum").tolist()
+        if tokens:
+            output.metrics[f"{metric_key_prefix}_perplexity"] = math.exp(nll / tokens)
+            output.metrics[f"{metric_key_prefix}_n_tokens"] = int(tokens)
+        return output
+
+
 def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, pad_to_multiple_of=None,
-                  fixed_length=None, trainer_class=None, model_init=None, **trainer_kwargs) -> TranslationTrainer:
-    """A Trainer wired with our collators, metrics and logits reduction.
+                  fixed_length=None, trainer_class=None, model_init=None, **trainer_kwargs) -> Trainer:
+    """A Trainer wired with our collators and metrics: ``TranslationTrainer`` for the course model,
+    ``Seq2SeqTranslationTrainer`` (with transformers' ``DataCollatorForSeq2Seq``) for the encoder–decoder.
 
     ``eval_split`` is a tokenized Dataset that still has the raw ``en`` references. With ``model_init``
     (hyper-parameter search) ``model`` is None; ``trainer_class`` and ``trainer_kwargs`` pick a subclass.
     """
     config = model.config if model is not None else model_init().config
-    collate = dict(pad_token_id=config.pad_token_id, config=config,
-                   pad_to_multiple_of=pad_to_multiple_of, fixed_length=fixed_length)
-    trainer = (trainer_class or TranslationTrainer)(
-        model=model,
-        model_init=model_init,
-        args=args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_split,
-        processing_class=tokenizer,
-        data_collator=TranslationCollator(**collate),
-        eval_data_collator=TranslationCollator(**collate, decoding_positions=True),
-        preprocess_logits_for_metrics=preprocess_logits_for_metrics,
-        **trainer_kwargs,
-    )
+    common = dict(model=model, model_init=model_init, args=args, train_dataset=train_dataset, eval_dataset=eval_split,
+                  processing_class=tokenizer, **trainer_kwargs)
+    if config.is_encoder_decoder:
+        collator = DataCollatorForSeq2Seq(tokenizer, model=model, pad_to_multiple_of=pad_to_multiple_of)
+        trainer = (trainer_class or Seq2SeqTranslationTrainer)(data_collator=collator, **common)
+    else:
+        collate = dict(pad_token_id=config.pad_token_id, config=config,
+                       pad_to_multiple_of=pad_to_multiple_of, fixed_length=fixed_length)
+        trainer = (trainer_class or TranslationTrainer)(
+            data_collator=TranslationCollator(**collate),
+            eval_data_collator=TranslationCollator(**collate, decoding_positions=True),
+            preprocess_logits_for_metrics=preprocess_logits_for_metrics, **common,
+        )
     if eval_split is not None:
         use_metrics_for(trainer, eval_split)
     return trainer
@@ -92,9 +129,12 @@ def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, p
 
 def use_metrics_for(trainer: Trainer, split) -> None:
     """Point ``trainer.compute_metrics`` at the references of ``split`` (a tokenized Dataset)."""
-    trainer.compute_metrics = TranslationMetrics(
-        trainer.processing_class, trainer.model.config, split["en"], [len(ids) for ids in split["input_ids"]]
-    )
+    config = (trainer.model or trainer.model_init()).config
+    if config.is_encoder_decoder:
+        trainer.compute_metrics = GeneratedTranslationMetrics(trainer.processing_class, split["en"])
+    else:
+        trainer.compute_metrics = TranslationMetrics(
+            trainer.processing_class, config, split["en"], [len(ids) for ids in split["input_ids"]])
 
 
 def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslatorTokenizer:
@@ -136,7 +176,8 @@ def train(model_args, data_args, training_args, command: str) -> dict:
             continue
         if name != "train":
             dataset = first(dataset, data_args.max_eval_samples)
-        tokenized = tokenize_split(dataset, tokenizer, config.max_position_embeddings, desc=f"tokenize {name}")
+        tokenized = tokenize_split(dataset, tokenizer, config.max_position_embeddings, desc=f"tokenize {name}",
+                                   decoder=config.is_encoder_decoder)
         splits[name], truncated[f"{name}_truncated"] = tokenized.dataset, tokenized.n_truncated
 
     if "validation" not in splits:
@@ -155,10 +196,14 @@ def train(model_args, data_args, training_args, command: str) -> dict:
     metrics = dict(train_result.metrics)
     metrics.update(truncated)
     metrics.update(world_size=training_args.world_size, train_samples=len(splits["train"]))
+    # the encoder–decoder is scored greedy (suffix _greedy) and with its beam search (no suffix)
+    searches = [("_greedy", {"num_beams": 1}), ("", {"num_beams": model.generation_config.num_beams})] \
+        if config.is_encoder_decoder else [("", {})]
     for name, prefix in (("validation", "eval"), ("test", "test")):
         if name in splits:
             use_metrics_for(trainer, splits[name])
-            metrics.update(trainer.evaluate(splits[name], metric_key_prefix=prefix))
+            for suffix, generation in searches:
+                metrics.update(trainer.evaluate(splits[name], metric_key_prefix=prefix + suffix, **generation))
             metrics[f"{prefix}_samples"] = len(splits[name])
     trainer.log_metrics("all", metrics)
     trainer.save_metrics("all", metrics, combined=False)
@@ -170,20 +215,21 @@ def train(model_args, data_args, training_args, command: str) -> dict:
     return metrics
 
 
-def evaluate_model(model, tokenizer, dataset, batch_size: int = 256) -> dict:
-    """Metrics of ``model`` on ``dataset`` (rows with ``de`` and ``en``): the same evaluation as training's."""
-    tokenized = tokenize_split(dataset, tokenizer, model.config.max_position_embeddings, desc="tokenize")
+def evaluate_model(model, tokenizer, dataset, batch_size: int = 256, num_beams: int | None = None) -> dict:
+    """Metrics of ``model`` on ``dataset`` (rows with ``de`` and ``en``): the same evaluation as training's.
+
+    ``num_beams``: the encoder–decoder's beam width (default: its generation config's).
+    """
+    tokenized = tokenize_split(dataset, tokenizer, model.config.max_position_embeddings, desc="tokenize",
+                               decoder=model.config.is_encoder_decoder)
+    generation = {"num_beams": num_beams} if num_beams and model.config.is_encoder_decoder else {}
     with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(output_dir=tmp, per_device_eval_batch_size=batch_size, report_to="none")
-        metrics = build_trainer(model, tokenizer, args, eval_split=tokenized.dataset).evaluate(metric_key_prefix="eval")
-    by_length = {k[len("eval_"):]: v for k, v in metrics.items() if "_len_diff_" in k}
-    return {
-        "perplexity": metrics["eval_perplexity"],
-        "bleu": metrics["eval_bleu"],
-        "chrf": metrics["eval_chrf"],
-        "token_accuracy": metrics["eval_token_accuracy"],
-        "n_sentences": len(dataset),
-        "n_tokens": metrics["eval_n_tokens"],
-        "n_truncated": tokenized.n_truncated,
-        **by_length,
-    }
+        args = Seq2SeqTrainingArguments(output_dir=tmp, per_device_eval_batch_size=batch_size, report_to="none",
+                                        predict_with_generate=True)
+        trainer = build_trainer(model, tokenizer, args, eval_split=tokenized.dataset)
+        metrics = trainer.evaluate(metric_key_prefix="eval", **generation)
+    result = {k[len("eval_"):]: v for k, v in metrics.items()
+              if k not in ("eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second")}
+    if model.config.is_encoder_decoder:
+        result["num_beams"] = num_beams or model.generation_config.num_beams
+    return {**result, "n_sentences": len(dataset), "n_truncated": tokenized.n_truncated}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
 
 
 def default_model() -> str:
@@ -19,13 +19,16 @@ def load(model_dir: str | None = None):
         model_dir = default_model()
         if not os.path.exists(os.path.join(model_dir, "config.json")):
             raise SystemExit(f"no --model given and no released model at {model_dir}; pass --model DIR_OR_HUB_ID")
-    model = AutoModel.from_pretrained(model_dir).eval()
+    auto = AutoModelForSeq2SeqLM if AutoConfig.from_pretrained(model_dir).is_encoder_decoder else AutoModel
+    model = auto.from_pretrained(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     return model, tokenizer
 
 
-def translate(model, tokenizer, texts: list[str], batch_size: int = 64, progress: bool = False) -> list[str]:
-    """Greedy translations of ``texts``, in order.
+def translate(model, tokenizer, texts: list[str], batch_size: int = 64, progress: bool = False,
+              num_beams: int | None = None) -> list[str]:
+    """Translations of ``texts``, in order: the course model's greedy read-out, or the encoder–decoder's
+    ``generate`` (``num_beams``, default: the model's generation config).
 
     Sentences are batched by length (the output does not depend on the padding), and sources longer
     than ``max_position_embeddings`` are truncated to it.
@@ -38,7 +41,10 @@ def translate(model, tokenizer, texts: list[str], batch_size: int = 64, progress
         enc = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=limit,
                         return_tensors="pt")
         with torch.inference_mode():
-            ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
+            if model.config.is_encoder_decoder:
+                ids = model.generate(**enc, num_beams=num_beams or model.generation_config.num_beams)
+            else:
+                ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
         for i, text in zip(rows, tokenizer.batch_decode(ids, skip_special_tokens=True)):
             out[i] = text
     return out

@@ -11,7 +11,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..data import DEFAULT_HUB_DATASET as DATASET
 from ..metrics import LENGTH_GROUPS
-from ..models.configuration_onelayer import OneLayerTranslatorConfig
+from ..factory import CONFIGS
 from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from ..search.space import TRAINING_KEYS
 DATASET_NAME = "Multi30k (task 1, German→English)"
@@ -21,24 +21,21 @@ TEMPLATE = """---
 {{ card_data }}
 ---
 
-# One-layer Transformer translator (German → English, Multi30k)
+# {{ title }} (German → English, Multi30k)
 
-A one-layer Transformer (token + learned position embedding{{ emb_ln }}, one {{ heads }}-head
-self-attention block with a key padding mask, ReLU feed-forward, {{ norm }}-norm, linear head) that predicts English token t
-at position t of the German input: a token-for-token, non-autoregressive translator made with
-hf-onelayer for studying attention and pretrained embeddings.
+{{ description }}
 
 ## Results
 
 Produced by: `{{ command }}` on Multi30k task 1 raw files (train 29,000 pairs; val 1,014; test_2016_flickr 1,000).
 
-| split | perplexity | BLEU | chrF | token accuracy |
+| split | perplexity | BLEU | chrF | {{ last_column }} |
 | --- | --- | --- | --- | --- |
 {{ results_table }}
 
 Perplexity is exp of the token-weighted mean NLL over every non-pad target token except the leading
-`<s>`; BLEU and chrF are sacrebleu (lowercased) on the greedy translations against the raw references.
-Best epoch (by val perplexity): {{ best_epoch }} of {{ epochs }}; training wall time {{ train_runtime }} s{{ machine }}.
+`<s>`; BLEU and chrF are sacrebleu (lowercased) on {{ decoding }} against the raw references.
+Best epoch (by val {{ best_metric }}): {{ best_epoch }} of {{ epochs }}; training wall time {{ train_runtime }} s{{ machine }}.
 
 ## Training
 
@@ -49,26 +46,57 @@ Best epoch (by val perplexity): {{ best_epoch }} of {{ epochs }}; training wall 
 ## Use
 
 ```python
-from transformers import AutoModel, AutoTokenizer
-
-model = AutoModel.from_pretrained("{{ repo }}", trust_remote_code=True).eval()
-tok = AutoTokenizer.from_pretrained("{{ repo }}", trust_remote_code=True)
-enc = tok(["Ein Mann fährt Fahrrad."], return_tensors="pt")
-ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
-print(tok.batch_decode(ids, skip_special_tokens=True))
+{{ use }}
 ```
 
-`trust_remote_code=True` runs the model code saved with the weights (`modeling_onelayer.py`,
-`configuration_onelayer.py`, `tokenization_onelayer.py`); with `hf_onelayer` installed it is not needed.
+`trust_remote_code=True` runs the model code saved with the weights (`modeling_*.py`,
+`configuration_*.py`, `tokenization_onelayer.py`); with `hf_onelayer` installed it is not needed.
 
 ## Intended use and limitations
 
-For teaching and research on attention and embeddings, not for production translation. The model
-emits one English token per input position and cannot reorder words, so it fails where English
-word order differs from German (verb-final subordinate clauses, separable verbs), and it does not
-know when a sentence needs more or fewer words than the source. Lowercased output; {{ unk_note }}
+For teaching and research on attention and embeddings, not for production translation. {{ limitations }}
+{{ unk_note }}
 {{ length_table }}{{ examples }}
 """
+
+# What the card says of each model family (config.json "model_type").
+FAMILIES = {
+    "onelayer_translator": dict(
+        title="One-layer Transformer translator",
+        description=(
+            "A one-layer Transformer (token + learned position embedding{emb_ln}, one {heads}-head self-attention "
+            "block with a key padding mask, ReLU feed-forward, {norm}-norm, linear head) that predicts English token t "
+            "at position t of the German input: a token-for-token, non-autoregressive translator made with hf-onelayer "
+            "for studying attention and pretrained embeddings."),
+        use=("from transformers import AutoModel, AutoTokenizer\n\n"
+             "model = AutoModel.from_pretrained(\"{repo}\", trust_remote_code=True).eval()\n"
+             "tok = AutoTokenizer.from_pretrained(\"{repo}\", trust_remote_code=True)\n"
+             "enc = tok([\"Ein Mann fährt Fahrrad.\"], return_tensors=\"pt\")\n"
+             "ids = model.translate_ids(enc[\"input_ids\"], enc[\"attention_mask\"])\n"
+             "print(tok.batch_decode(ids, skip_special_tokens=True))"),
+        limitations=(
+            "The model emits one English token per input position and cannot reorder words, so it fails where "
+            "English word order differs from German (verb-final subordinate clauses, separable verbs), and it does "
+            "not know when a sentence needs more or fewer words than the source."),
+        decoding="the greedy translations", last_column="token accuracy", best_metric="perplexity"),
+    "onelayer_seq2seq": dict(
+        title="One-layer encoder–decoder translator",
+        description=(
+            "A Transformer with one encoder layer (self-attention, feed-forward) and one decoder layer (masked "
+            "self-attention, cross-attention, feed-forward), each sub-layer with add & norm ({norm}-norm), {heads} "
+            "heads, token + learned position embeddings and a linear head: an autoregressive translator made with "
+            "hf-onelayer for studying attention, cross-attention (a soft alignment) included."),
+        use=("from transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n\n"
+             "model = AutoModelForSeq2SeqLM.from_pretrained(\"{repo}\", trust_remote_code=True).eval()\n"
+             "tok = AutoTokenizer.from_pretrained(\"{repo}\", trust_remote_code=True)\n"
+             "enc = tok([\"Ein Mann fährt Fahrrad.\"], return_tensors=\"pt\")\n"
+             "print(tok.batch_decode(model.generate(**enc, num_beams=5), skip_special_tokens=True))"),
+        limitations=(
+            "One layer on each side and 29,000 training pairs of image captions: it knows the vocabulary of "
+            "Flickr captions and little else."),
+        decoding="beam-search translations (greedy in the last column)", last_column="greedy BLEU",
+        best_metric="BLEU"),
+}
 
 
 def _load_json(path: str) -> dict:
@@ -86,8 +114,11 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
     metrics = _load_json(os.path.join(model_dir, "all_results.json"))
     config = _load_json(os.path.join(model_dir, "config.json"))
     history = _log_history(model_dir)
+    family = FAMILIES[config.get("model_type", "onelayer_translator")]
+    seq2seq = config.get("is_encoder_decoder", False)
     evals = [h for h in history if "eval_perplexity" in h]
-    best = min(evals, key=lambda h: h["eval_perplexity"])["epoch"] if evals else "n/a"
+    choose = (lambda h: -h["eval_bleu"]) if seq2seq else (lambda h: h["eval_perplexity"])
+    best = min(evals, key=choose)["epoch"] if evals else "n/a"
     hyper = _hyper_parameters(model_dir, allow_pickle)
 
     eval_results, rows = [], []
@@ -100,12 +131,15 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
                 dataset_name=DATASET_NAME, dataset_split=split, metric_type=metric, metric_name=name,
                 metric_value=round(float(metrics[f"{prefix}_{metric}"]), 3),
             ))
+        last = (f"{metrics[f'{prefix}_greedy_bleu']:.2f}" if f"{prefix}_greedy_bleu" in metrics else
+                f"{metrics[f'{prefix}_token_accuracy']:.3f}" if f"{prefix}_token_accuracy" in metrics else "–")
         rows.append(f"| {label} | {metrics[f'{prefix}_perplexity']:.2f} | {metrics[f'{prefix}_bleu']:.2f} | "
-                    f"{metrics[f'{prefix}_chrf']:.2f} | {metrics[f'{prefix}_token_accuracy']:.3f} |")
+                    f"{metrics[f'{prefix}_chrf']:.2f} | {last} |")
     card_data = ModelCardData(
         language=["de", "en"], license="mit", library_name="transformers", datasets=[DATASET],
-        metrics=["perplexity", "bleu", "chrf"], tags=["translation", "onelayer_translator", "custom_code"],
-        pipeline_tag="translation", model_name=repo or os.path.basename(os.path.abspath(model_dir)),
+        metrics=["perplexity", "bleu", "chrf"], tags=["translation", config.get("model_type", "onelayer_translator"),
+                                                      "custom_code"],
+        model_name=repo or os.path.basename(os.path.abspath(model_dir)),
         eval_results=eval_results,
     )
     init = config.get("embedding_init")
@@ -117,17 +151,20 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
                         "best, the last where it does worst by sentence chrF):\n\n| German | reference | model |\n"
                         "| --- | --- | --- |\n")
         example_text += "\n".join(f"| {de} | {en} | {out} |" for de, en, out in examples) + "\n"
+    shape = dict(emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "",
+                 heads=config["num_attention_heads"], norm=config.get("norm_position", "post"),
+                 repo=repo or "PATH_OR_REPO_ID")
+    texts = {k: v.format(**shape) if k in ("description", "use") else v for k, v in family.items()}
     return ModelCard.from_template(
-        card_data, template_str=TEMPLATE, command=command, results_table="\n".join(rows), best_epoch=_show(best),
+        card_data, template_str=TEMPLATE, command=command, **texts, results_table="\n".join(rows), best_epoch=_show(best),
         epochs=_show(metrics.get("epoch")), train_runtime=round(metrics.get("train_runtime", 0)),
         machine=f" on {machine}" if machine else "",
-        parameters=f"{_count_parameters(model_dir):,}", hyper=hyper, heads=config["num_attention_heads"],
+        parameters=f"{_count_parameters(model_dir):,}", hyper=hyper,
         **_tokenizer_notes(model_dir, config),
-        embedding_note=embedding_note, repo=repo or "PATH_OR_REPO_ID", examples=example_text,
+        embedding_note=embedding_note, examples=example_text,
         length_table=length_table,
-        emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "", norm=config.get("norm_position", "post"),
-        architecture=", ".join(f"{k}={_show(config[k])}" for k in OneLayerTranslatorConfig.architecture_fields
-                               if k in config),
+        architecture=", ".join(f"{k}={_show(config[k])}" for k in CONFIGS[config.get(
+            "model_type", "onelayer_translator")].architecture_fields if k in config),
     )
 
 
@@ -219,17 +256,23 @@ def _tokenizer_notes(model_dir: str, config: dict) -> dict[str, str]:
         kind, min_frequency = tokenizer.tokenizer_model, tokenizer.min_frequency or "?"
     except (OSError, ValueError):  # a folder saved without its tokenizer
         kind, min_frequency = "word", "?"
+    if kind == "bpe":
+        return dict(
+            tokenizer_note=(f"One joint, cased BPE vocabulary of {config['vocab_size']} German and English sub-words "
+                            "(NFKC, `▁` word starts, punctuation split off) trained on the training split."),
+            unk_note="Cased output; rare words are spelled from sub-word pieces.")
     sizes = f"{config['src_vocab_size']} German and {config['tgt_vocab_size']} English types"
     if kind == "wordpiece":
         return dict(
             tokenizer_note=("Sub-word WordPiece tokenizers (NFKC, lowercase, words split from punctuation, `##` "
                             f"continuation pieces) trained on the training split with `min_frequency={min_frequency}`: "
                             f"{sizes}. Perplexity is per piece, so it does not compare with word-level models'."),
-            unk_note=f"rare words are spelled from pieces; pieces seen fewer than {min_frequency} times are `<unk>`.")
+            unk_note=f"Lowercased output; rare words are spelled from pieces; pieces seen fewer than {min_frequency} "
+                     "times are `<unk>`.")
     return dict(
         tokenizer_note=("Word-level tokenizers (NFKC, lowercase, words split from punctuation) trained on the training "
                         f"split with `min_frequency={min_frequency}`: {sizes}."),
-        unk_note=f"words seen fewer than {min_frequency} times in training are `<unk>`.")
+        unk_note=f"Lowercased output; words seen fewer than {min_frequency} times in training are `<unk>`.")
 
 
 def pick_examples(sources, references, outputs, n: int) -> list[tuple[str, str, str]]:
