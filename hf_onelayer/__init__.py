@@ -8,11 +8,14 @@ load with ``trust_remote_code=True`` where this package is absent.
 """
 
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers.pipelines import PIPELINE_REGISTRY
 
 from .models.configuration_onelayer import OneLayerTranslatorConfig
 from .models.configuration_seq2seq import OneLayerSeq2SeqConfig
 from .models.modeling_onelayer import OneLayerTranslatorModel, OneLayerTranslatorOutput, OneLayerTranslatorPreTrainedModel
 from .models.modeling_seq2seq import OneLayerSeq2SeqForConditionalGeneration, OneLayerSeq2SeqPreTrainedModel
+from .models.pipeline_onelayer import TASK as PIPELINE_TASK
+from .models.pipeline_onelayer import OneLayerTranslationPipeline
 from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
 
 __version__ = "0.2.0"
@@ -29,8 +32,13 @@ OneLayerTranslatorModel.register_for_auto_class("AutoModel")
 OneLayerSeq2SeqConfig.register_for_auto_class()
 OneLayerSeq2SeqForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
 OneLayerTranslatorTokenizer.register_for_auto_class("AutoTokenizer")
+# the encoder–decoder loads through AutoModelForSeq2SeqLM, the course model through AutoModel
+PIPELINE_REGISTRY.register_pipeline(PIPELINE_TASK, pipeline_class=OneLayerTranslationPipeline,
+                                    pt_model=(AutoModelForSeq2SeqLM, AutoModel))
 
 __all__ = [
+    "PIPELINE_TASK",
+    "OneLayerTranslationPipeline",
     "OneLayerSeq2SeqConfig",
     "OneLayerSeq2SeqForConditionalGeneration",
     "OneLayerSeq2SeqPreTrainedModel",

@@ -22,6 +22,7 @@ from .factory import make_model
 from .hub.model_card import build_card
 from .metrics import GeneratedTranslationMetrics, TranslationMetrics, preprocess_logits_for_metrics
 from .models.configuration_onelayer import OneLayerTranslatorConfig
+from .models.pipeline_onelayer import OneLayerTranslationPipeline
 from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from .utils import first
 
@@ -192,6 +193,7 @@ def train(model_args, data_args, training_args, command: str) -> dict:
     trainer.save_state()  # trainer_state.json: the per-epoch eval history
     if trainer.is_world_process_zero():
         shutil.rmtree(os.path.join(training_args.output_dir, "tokenizer"), ignore_errors=True)  # saved above it
+        save_pipeline(trainer.model, tokenizer, training_args.output_dir)
 
     metrics = dict(train_result.metrics)
     metrics.update(truncated)
@@ -213,6 +215,12 @@ def train(model_args, data_args, training_args, command: str) -> dict:
                       handle, indent=2, default=str)
         build_card(training_args.output_dir, command).save(os.path.join(training_args.output_dir, "README.md"))
     return metrics
+
+
+def save_pipeline(model, tokenizer, folder: str) -> None:
+    """Save ``model`` and ``tokenizer`` with the translation pipeline's code and its ``custom_pipelines`` entry,
+    so that ``pipeline(model=folder, trust_remote_code=True)`` translates."""
+    OneLayerTranslationPipeline(model=model, tokenizer=tokenizer).save_pretrained(folder)
 
 
 def evaluate_model(model, tokenizer, dataset, batch_size: int = 256, num_beams: int | None = None) -> dict:

@@ -88,3 +88,22 @@ def test_search_refuses_sub_word_vocabularies(tmp_path):
                                       ["--output_dir", str(tmp_path), "--tokenizer_model", "wordpiece"], "test")
     with pytest.raises(ValueError, match="--tokenizer_model wordpiece: the search ranks trials by perplexity"):
         baseline_trial(model_args, training_args)
+
+
+def test_encoder_decoder_search_maximises_val_bleu(data_dir, tmp_path):
+    out = tmp_path / "search_seq2seq"
+    seq2seq_json = str(REPO / "training" / "configs" / "seq2seq.json")
+    search([seq2seq_json, "--data_dir", str(data_dir), "--output_dir", str(out), "--max_train_samples", "300",
+            "--max_eval_samples", "30", "--num_train_epochs", "2", "--tokenizer_vocab_size", "800",
+            "--disable_tqdm", "true", "--n_trials", "2", "--study_name", "s2s"])
+    study = optuna.load_study(study_name="s2s", storage=f"sqlite:///{out / 'study.db'}")
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    first = study.trials[0]
+    assert first.params["embedding_init"] == "random" and first.params["hidden_size"] == 256  # seq2seq.json's
+    bleus = [first.user_attrs[f"epoch{e}"]["bleu"] for e in (1, 2)]
+    assert first.value == max(bleus) and first.intermediate_values[2] == max(bleus)  # best val BLEU so far
+    report = tmp_path / "report"
+    search([seq2seq_json, "--output_dir", str(out), "--study_name", "s2s", "--report_dir", str(report)])
+    rows = json.loads((report / "trials.json").read_text())
+    assert rows[0]["val_bleu"] == first.value

@@ -1,9 +1,9 @@
-"""``hf-onelayer evaluate``: perplexity, BLEU, chrF and token accuracy of a saved model on a split, as JSON.
+"""``hf-onelayer evaluate``: perplexity, BLEU (lowercased and cased), chrF of a saved model on a split, as JSON.
 
-    hf-onelayer evaluate --model DIR --data_dir ../shared/data/multi30k --split val
+    hf-onelayer evaluate --model DIR --data_dir ../shared/data/multi30k --split val [--num_beams 5]
 
-Besides the headline numbers it splits the perplexity by how much target and source lengths differ
-(``perplexity_len_diff_*``, see ``metrics.py``). It runs the same Trainer evaluation as training, so
+For the course model it also gives token accuracy and splits the perplexity by how much target and
+source lengths differ (``perplexity_len_diff_*``, see ``metrics.py``). It runs the same Trainer evaluation as training, so
 the numbers match.
 """
 
@@ -27,6 +27,7 @@ class EvaluateArguments:
     split: str = field(default="val", metadata={"help": "val or test"})
     batch_size: int = 256
     max_samples: int | None = None
+    num_beams: int | None = field(default=None, metadata={"help": "encoder-decoder: beam width (default: the model's, 5)"})
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -36,6 +37,6 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         dataset = load_translation_data(args.data_dir, args.dataset_name)[canonical_split(args.split)]
     model, tokenizer = load(args.model)
-    result = evaluate_model(model, tokenizer, first(dataset, args.max_samples), args.batch_size)
+    result = evaluate_model(model, tokenizer, first(dataset, args.max_samples), args.batch_size, args.num_beams)
     print(json.dumps(result))
     return result

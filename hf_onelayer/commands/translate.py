@@ -16,6 +16,7 @@ from . import MODEL_HELP
 class TranslateArguments:
     model: str | None = field(default=None, metadata={"help": MODEL_HELP})
     batch_size: int = 64
+    num_beams: int | None = field(default=None, metadata={"help": "encoder-decoder: beam width (default: the model's, 5)"})
 
 
 def main(argv: list[str] | None = None) -> list[str]:
@@ -26,7 +27,9 @@ def main(argv: list[str] | None = None) -> list[str]:
     if not texts:
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     model, tokenizer = load(args.model)
-    outputs = translate(model, tokenizer, texts, args.batch_size)
+    if args.num_beams and not model.config.is_encoder_decoder:
+        raise SystemExit("hf-onelayer translate: --num_beams applies to the encoder-decoder; the course model is greedy")
+    outputs = translate(model, tokenizer, texts, args.batch_size, num_beams=args.num_beams)
     for line in outputs:
         print(line)
     return outputs

@@ -73,7 +73,9 @@ FAMILIES = {
              "tok = AutoTokenizer.from_pretrained(\"{repo}\", trust_remote_code=True)\n"
              "enc = tok([\"Ein Mann fährt Fahrrad.\"], return_tensors=\"pt\")\n"
              "ids = model.translate_ids(enc[\"input_ids\"], enc[\"attention_mask\"])\n"
-             "print(tok.batch_decode(ids, skip_special_tokens=True))"),
+             "print(tok.batch_decode(ids, skip_special_tokens=True))\n\n"
+             "from transformers import pipeline  # the same, as the task \"onelayer-translation\"\n"
+             "print(pipeline(model=\"{repo}\", trust_remote_code=True)(\"Ein Mann fährt Fahrrad.\"))"),
         limitations=(
             "The model emits one English token per input position and cannot reorder words, so it fails where "
             "English word order differs from German (verb-final subordinate clauses, separable verbs), and it does "
@@ -90,7 +92,9 @@ FAMILIES = {
              "model = AutoModelForSeq2SeqLM.from_pretrained(\"{repo}\", trust_remote_code=True).eval()\n"
              "tok = AutoTokenizer.from_pretrained(\"{repo}\", trust_remote_code=True)\n"
              "enc = tok([\"Ein Mann fährt Fahrrad.\"], return_tensors=\"pt\")\n"
-             "print(tok.batch_decode(model.generate(**enc, num_beams=5), skip_special_tokens=True))"),
+             "print(tok.batch_decode(model.generate(**enc, num_beams=5), skip_special_tokens=True))\n\n"
+             "from transformers import pipeline  # the same, as the task \"onelayer-translation\"\n"
+             "print(pipeline(model=\"{repo}\", trust_remote_code=True)(\"Ein Mann fährt Fahrrad.\"))"),
         limitations=(
             "One layer on each side and 29,000 training pairs of image captions: it knows the vocabulary of "
             "Flickr captions and little else."),

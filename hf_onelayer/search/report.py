@@ -19,10 +19,15 @@ def _fmt(value) -> str:
 
 
 def trial_rows(study) -> list[dict]:
+    """One row per trial; its best epoch is by val perplexity (a minimised study) or val BLEU (a maximised one)."""
+    import optuna
+
+    by_bleu = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    rank = (lambda e: -epochs[e]["bleu"]) if by_bleu else (lambda e: epochs[e]["perplexity"])
     rows = []
     for trial in study.trials:
         epochs = {int(k[5:]): v for k, v in trial.user_attrs.items() if k.startswith("epoch") and k[5:].isdigit()}
-        best_epoch = min(epochs, key=lambda e: epochs[e]["perplexity"]) if epochs else None
+        best_epoch = min(epochs, key=rank) if epochs else None
         best = epochs.get(best_epoch, {})
         rows.append({
             "number": trial.number, "state": trial.state.name, "value": trial.value,
@@ -57,7 +62,7 @@ def write_report(study, out_dir: str, base_config: dict | None = None, embedding
 
     os.makedirs(out_dir, exist_ok=True)
     rows = trial_rows(study)
-    head = ["#", "state", "epochs", "best val ppl (epoch)", "val BLEU", "unk", "params", "min"]
+    head = ["#", "state", "epochs", "val ppl (best epoch)", "val BLEU", "unk", "params", "min"]
     head += [label for label, _, _ in SPACE.values()]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
@@ -94,7 +99,7 @@ def write_report(study, out_dir: str, base_config: dict | None = None, embedding
         if name != "importance.png":
             axis = ax if hasattr(ax, "set_yscale") else ax.flat[0]
             axis.set_yscale("log")
-            axis.set_ylabel("best val perplexity so far")
+            axis.set_ylabel("best val " + ("BLEU" if study.direction.name == "MAXIMIZE" else "perplexity") + " so far")
             if name == "intermediate.png":
                 axis.set_xlabel("epoch")
         fig.set_size_inches(8, 5)

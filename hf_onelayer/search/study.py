@@ -5,7 +5,8 @@
     hf-onelayer search ... --report_dir reports/hparam_search     # table + Optuna plots, no training
 
 Every trial trains for the config's fixed epoch budget (``num_train_epochs`` is not searched) and is
-scored by its best val perplexity so far (never label-smoothed). Each epoch's score goes to Optuna's
+scored by its best val perplexity so far (never label-smoothed); the encoder–decoder's by its best
+val BLEU (``--model_type onelayer_seq2seq``). Each epoch's score goes to Optuna's
 pruner at step = epoch, so trials with different batch sizes are compared at the same point. The
 study lives in SQLite (``--storage``): a killed search resumes where it stopped, and a trial that
 was running when it died is retried (Optuna's heartbeat + ``RetryHeartbeatStaleTrialCallback``).
@@ -20,16 +21,15 @@ Trainer when the trial starts.
 
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass, field, replace
 
 from ..arguments import ModelArguments
 from ..data import load_translation_data, tokenize_split
-from ..factory import make_model
+from ..factory import CONFIGS, make_model
 from ..models.configuration_onelayer import OneLayerTranslatorConfig
 from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
-from ..trainer import TranslationTrainer, build_trainer, use_metrics_for
+from ..trainer import Seq2SeqTranslationTrainer, TranslationTrainer, build_trainer, use_metrics_for
 from ..utils import first
 from .space import MODEL_KEYS, SPACE, TRAINING_KEYS, search_space
 
@@ -71,14 +71,19 @@ def embedding_choices(search_args: SearchArguments) -> dict[str, dict]:
     return choices
 
 
+def objective(model_args: ModelArguments) -> tuple[str, str]:
+    """(val metric, direction) a study ranks trials by: the course model's perplexity, the encoder–decoder's BLEU."""
+    return ("bleu", "maximize") if model_args.model_type == "onelayer_seq2seq" else ("perplexity", "minimize")
+
+
 def baseline_trial(model_args: ModelArguments, training_args) -> dict:
     """The configuration the search starts from (its JSON file + flags) as a point of the space: trial 0."""
     if model_args.src_embeddings or model_args.tgt_embeddings:
         raise ValueError("search from a config without --src_embeddings/--tgt_embeddings: the search picks the init")
-    if model_args.tokenizer_model != "word":
+    if model_args.tokenizer_model != "word" and objective(model_args)[0] == "perplexity":
         raise ValueError(f"--tokenizer_model {model_args.tokenizer_model}: the search ranks trials by perplexity, "
                          "which compares only within word-level vocabularies (it searches min_frequency); use 'word'")
-    config = OneLayerTranslatorConfig(**model_args.architecture())
+    config = CONFIGS[model_args.model_type](**model_args.architecture())
     trial = {k: getattr(training_args, k) for k in TRAINING_KEYS}
     trial["lr_scheduler_type"] = getattr(trial["lr_scheduler_type"], "value", trial["lr_scheduler_type"])
     trial["warmup_steps"] = float(trial["warmup_steps"])
@@ -90,43 +95,48 @@ def baseline_trial(model_args: ModelArguments, training_args) -> dict:
 class SearchData:
     """Tokenizer and tokenized splits per ``min_frequency``, built once each."""
 
-    def __init__(self, raw, max_length: int):
+    def __init__(self, raw, max_length: int, model_args: ModelArguments):
         self.raw, self.max_length, self.cache = raw, max_length, {}
+        self.tokenizer_model, self.vocab_size = model_args.tokenizer_model, model_args.tokenizer_vocab_size
+        self.decoder = model_args.model_type == "onelayer_seq2seq"
 
     def get(self, min_frequency: int):
         if min_frequency not in self.cache:
             tokenizer = OneLayerTranslatorTokenizer.train_new(
                 self.raw["train"]["de"], self.raw["train"]["en"], min_frequency=min_frequency,
-                model_max_length=self.max_length,
+                model=self.tokenizer_model, vocab_size=self.vocab_size, model_max_length=self.max_length,
             )
-            splits = {name: tokenize_split(self.raw[name], tokenizer, self.max_length,
+            splits = {name: tokenize_split(self.raw[name], tokenizer, self.max_length, decoder=self.decoder,
                                            desc=f"tokenize {name} (min_frequency {min_frequency})").dataset
                       for name in ("train", "validation")}
             self.cache[min_frequency] = (tokenizer, splits)
         return self.cache[min_frequency]
 
 
-class SearchTrainer(TranslationTrainer):
-    """TranslationTrainer that swaps in the trial's vocabulary and reports (best val perplexity, epoch) to Optuna."""
+class SearchMixin:
+    """A trainer that swaps in the trial's vocabulary and reports (best val metric so far, epoch) to Optuna."""
 
-    def __init__(self, *args, search_data: SearchData, embeddings: list[str], **kwargs):
+    def __init__(self, *args, search_data: SearchData, embeddings: list[str], metric: str = "perplexity",
+                 direction: str = "minimize", **kwargs):
         super().__init__(*args, **kwargs)
-        self.search_data, self.embeddings = search_data, embeddings
-        self.best_perplexity = math.inf
+        self.search_data, self.embeddings, self.metric = search_data, embeddings, metric
+        self.better = min if direction == "minimize" else max
+        self.best = None
 
     def _hp_search_setup(self, trial):
         super()._hp_search_setup(trial)
         if trial is None:
             return
-        self.best_perplexity = math.inf
+        self.best = None
         tokenizer, splits = self.search_data.get(search_space(trial, self.embeddings)["min_frequency"])
         self.processing_class, self.train_dataset, self.eval_dataset = tokenizer, splits["train"], splits["validation"]
         use_metrics_for(self, splits["validation"])
 
     def best_so_far(self, metrics: dict) -> float:
-        """Objective: the best val perplexity up to this evaluation (the model kept is the best epoch's)."""
-        self.best_perplexity = min(self.best_perplexity, metrics["eval_perplexity"])
-        return self.best_perplexity
+        """Objective: the best val metric up to this evaluation (the model kept is the best epoch's)."""
+        value = metrics[f"eval_{self.metric}"]
+        self.best = value if self.best is None else self.better(self.best, value)
+        return self.best
 
     def _report_to_hp_search(self, trial, step, metrics):
         if trial is None or not hasattr(trial, "report"):
@@ -142,6 +152,14 @@ class SearchTrainer(TranslationTrainer):
         if trial.should_prune():
             self.callback_handler.on_train_end(self.args, self.state, self.control)
             raise optuna.TrialPruned()
+
+
+class SearchTrainer(SearchMixin, TranslationTrainer):
+    """The course model's search trainer (objective: best val perplexity)."""
+
+
+class Seq2SeqSearchTrainer(SearchMixin, Seq2SeqTranslationTrainer):
+    """The encoder–decoder's search trainer (objective: best val BLEU of greedy translations)."""
 
 
 def enqueue_from_file(study, path: str) -> int:
@@ -206,7 +224,8 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
     import optuna
 
     study_kwargs = open_study(search_args, training_args.output_dir)
-    study = optuna.create_study(direction="minimize", **study_kwargs)
+    metric, direction = objective(model_args)
+    study = optuna.create_study(direction=direction, **study_kwargs)
     baseline = baseline_trial(model_args, training_args)
     if search_args.enqueue_defaults and not study.trials:
         study.enqueue_trial(baseline)
@@ -228,8 +247,9 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
     raw["train"] = first(raw["train"], data_args.max_train_samples)
     raw["validation"] = first(raw["validation"], data_args.max_eval_samples)
     max_length = model_args.max_position_embeddings or OneLayerTranslatorConfig().max_position_embeddings
-    search_data = SearchData(raw, max_length)
-    choices = embedding_choices(search_args)
+    search_data = SearchData(raw, max_length, model_args)
+    # pretrained initialisers serve the course model only so far
+    choices = embedding_choices(search_args) if metric == "perplexity" else {"random": {}}
     logger.info("embedding choices: %s", json.dumps(choices))
 
     # trials save nothing; the epoch budget is the config's, the same for every trial
@@ -239,13 +259,14 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
     tokenizer, splits = search_data.get(model_args.min_frequency)
     model_init = make_model_init(search_data, model_args, choices, training_args.seed, baseline)
     trainer = build_trainer(None, tokenizer, training_args, splits["train"], splits["validation"],
-                            trainer_class=SearchTrainer, model_init=model_init,
-                            search_data=search_data, embeddings=list(choices))
+                            trainer_class=SearchTrainer if metric == "perplexity" else Seq2SeqSearchTrainer,
+                            model_init=model_init, search_data=search_data, embeddings=list(choices), metric=metric,
+                            direction=direction)
 
     best = trainer.hyperparameter_search(
         hp_space=lambda trial: {k: v for k, v in search_space(trial, list(choices)).items() if k in TRAINING_KEYS},
-        compute_objective=trainer.best_so_far, n_trials=remaining, direction="minimize", backend="optuna",
+        compute_objective=trainer.best_so_far, n_trials=remaining, direction=direction, backend="optuna",
         timeout=search_args.timeout_s, **study_kwargs,
     )
-    logger.info("best trial %s: val perplexity %.2f, %s", best.run_id, best.objective, best.hyperparameters)
+    logger.info("best trial %s: val %s %.2f, %s", best.run_id, metric, best.objective, best.hyperparameters)
     return best
