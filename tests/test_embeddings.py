@@ -317,3 +317,28 @@ def test_bert_init_of_our_own_wordpiece_pieces(tmp_path):
     assert torch.equal(init.matrix[5], table[vocab.index("##ze")])  # not the mean of "#", "#", "ze"
     assert torch.equal(init.matrix[4], table[vocab.index("kat")])
     assert not init.covered[6] and init.covered[7]  # BERT has no "##zen"
+
+
+def test_encoder_decoder_takes_word_vectors_in_its_shared_table(tmp_path):
+    from hf_onelayer import OneLayerTranslatorTokenizer
+    from hf_onelayer.arguments import ModelArguments
+    from hf_onelayer.factory import make_model
+
+    tok = OneLayerTranslatorTokenizer.train_new(["ein hund", "eine katze"] * 3, ["a dog", "a cat"] * 3, model="bpe",
+                                                vocab_size=40, min_frequency=1)
+    rng = np.random.default_rng(0)
+    vectors = {w: rng.standard_normal(16).tolist() for w in ("dog", "cat", "hund", "katze")}
+    path = write_text(tmp_path / "g16.txt", glove_lines(vectors))
+    small = dict(model_type="onelayer_seq2seq", hidden_size=16, num_attention_heads=2, head_dim_qk=8, head_dim_v=8,
+                 intermediate_size=32)
+    model = make_model(tok, ModelArguments(**small, tgt_embeddings=f"glove:{path}"))
+    dog = tok.target.token_to_id("\u2581dog")  # the word-start piece "▁dog" is the word "dog"
+    expected = torch.tensor(vectors["dog"])
+    torch.testing.assert_close(model.lm_head.weight[dog], expected, atol=1e-4, rtol=0)
+    assert model.get_input_embeddings().weight is model.lm_head.weight  # joint vocabulary: one table
+    assert model.config.embedding_init["tgt"]["covered_types"] >= 4
+    wide = write_text(tmp_path / "g24.txt", glove_lines({w: rng.standard_normal(24).tolist() for w in vectors}))
+    with pytest.raises(ValueError, match="--embedding_projection pca"):
+        make_model(tok, ModelArguments(**small, tgt_embeddings=f"glove:{wide}"))
+    with pytest.raises(ValueError, match="one table for encoder, decoder and head"):
+        make_model(tok, ModelArguments(**small, src_embeddings=f"glove:{path}", tgt_embeddings=f"glove:{path}"))

@@ -150,3 +150,50 @@ def test_generated_card_passes_the_hub_metadata_checks(hub, saved_model, monkeyp
     broken = ModelCard(str(card).replace("type: perplexity", "type: ''", 1))
     with pytest.raises(ValueError, match="needs a type"):
         broken.validate()
+
+
+SEQ2SEQ_CHILD = """
+import json, sys
+sys.modules["hf_onelayer"] = None  # any import of our package now fails
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
+name, revision, text = sys.argv[1], sys.argv[2], sys.argv[3]
+model = AutoModelForSeq2SeqLM.from_pretrained(name, trust_remote_code=True, revision=revision).eval()
+tok = AutoTokenizer.from_pretrained(name, trust_remote_code=True, revision=revision)
+ids = model.generate(**tok([text], return_tensors="pt"), num_beams=2, max_new_tokens=8)
+translator = pipeline(model=name, trust_remote_code=True, revision=revision)
+print(json.dumps({"ids": ids.tolist(), "pipeline": translator(text, num_beams=2, max_new_tokens=8),
+                  "module": type(model).__module__}))
+"""
+
+
+def test_encoder_decoder_pushes_and_loads_by_name_with_generate_and_pipeline(hub, tmp_path):
+    from test_seq2seq import tiny_seq2seq
+
+    from hf_onelayer import OneLayerTranslatorTokenizer
+    from hf_onelayer.trainer import save_pipeline
+
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, [s.upper() for s in SOURCES] * 2, model="bpe",
+                                                vocab_size=120, min_frequency=1)
+    model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size)
+    folder = tmp_path / "seq2seq"
+    save_pipeline(model, tok, str(folder))
+    metrics = {f"{p}_{m}": v for p in ("eval", "test") for m, v in (("perplexity", 9.5), ("bleu", 30.1), ("chrf", 55.0))}
+    (folder / "all_results.json").write_text(json.dumps(metrics))
+    env = hub_env(hub, tmp_path, hub.state.token)
+    result = push(env, "--model", str(folder), "--repo_id", "tiny-seq2seq", "--revision", "dev")
+    assert result.returncode == 0, result.stderr[-3000:]
+    files = hub.state.repos["tester/tiny-seq2seq"]["branches"]["dev"]["files"]
+    for name in ("modeling_seq2seq.py", "configuration_seq2seq.py", "pipeline_onelayer.py", "generation_config.json"):
+        assert name in files, name
+    assert "encoder–decoder" in files["README.md"].decode()
+
+    script = tmp_path / "child.py"
+    script.write_text(SEQ2SEQ_CHILD)
+    child = subprocess.run([sys.executable, str(script), "tester/tiny-seq2seq", "dev", SOURCES[0]],
+                           env=dict(env, HF_MODULES_CACHE=str(tmp_path / "modules"), PYTHONPATH=""), cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    reply = json.loads(child.stdout.strip().splitlines()[-1])
+    expected = model.generate(**tok([SOURCES[0]], return_tensors="pt"), num_beams=2, max_new_tokens=8)
+    assert reply["ids"] == expected.tolist() and reply["module"].startswith("transformers_modules")
+    assert reply["pipeline"] == [{"translation_text": tok.decode(expected[0], skip_special_tokens=True)}]

@@ -1,4 +1,5 @@
-"""The released model in release/ works out of the box: the default --model of translate, evaluate and analyze."""
+"""The released models work out of the box: release/seq2seq is the default --model of translate and evaluate,
+release/course that of analyze; both translate through the pipeline."""
 
 import json
 import subprocess
@@ -17,13 +18,15 @@ def cli(*args):
     return result.stdout
 
 
-def test_release_folder_is_complete_and_small():
+@pytest.mark.parametrize("kind, code", [("seq2seq", "modeling_seq2seq.py"), ("course", "modeling_onelayer.py")])
+def test_release_folders_are_complete_and_small(kind, code):
     from pathlib import Path
 
-    folder = Path(default_model())
+    folder = Path(default_model(kind))
     for name in ("model.safetensors", "config.json", "tokenizer_config.json", "source_tokenizer.json",
-                 "target_tokenizer.json", "modeling_onelayer.py", "README.md", "all_results.json"):
+                 "target_tokenizer.json", code, "pipeline_onelayer.py", "README.md", "all_results.json"):
         assert (folder / name).exists(), name
+    assert "custom_pipelines" in json.loads((folder / "config.json").read_text())
     assert (folder / "model.safetensors").stat().st_size <= 25 * 2**20
     assert not list(folder.glob("*.bin")) and not list(folder.glob("checkpoint-*"))
 
@@ -38,4 +41,4 @@ def test_translate_and_evaluate_default_to_the_released_model(data_dir):
 def test_analyze_defaults_to_the_released_model(data_dir, tmp_path):
     cli("analyze", "model", "--data_dir", str(data_dir), "--max_sentences", "20", "--out", str(tmp_path))
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["models"]["model"]["path"] == default_model()
+    assert results["models"]["model"]["path"] == default_model("course")

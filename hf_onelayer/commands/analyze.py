@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from ..arguments import parse
 from ..utils import command_argv
-from . import MODEL_HELP
 
 
 @dataclass
@@ -23,7 +22,7 @@ class SimulateArguments:
 
 @dataclass
 class ModelAnalysisArguments:
-    model: str | None = field(default=None, metadata={"help": MODEL_HELP})
+    model: str | None = field(default=None, metadata={"help": "a course model folder or Hub id (default: release/course)"})
     compare: str | None = field(default=None, metadata={"help": "a second model to compare side by side"})
     data_dir: str | None = field(default=None, metadata={"help": "Multi30k raw files folder"})
     split: str = "val"
@@ -65,11 +64,11 @@ def model(argv: list[str]) -> dict:
     data = load_translation_data(args.data_dir)[canonical_split(args.split)]
     sentences = data["de"][: args.max_sentences]
     heat = args.heatmap_sentences or sentences[:3]
-    loaded = [("model", *load(args.model))]
+    loaded = [("model", *load(args.model, kind="course"))]
     if args.compare:
         loaded.append(("compare", *load(args.compare)))
     compared = compare_models(loaded, sentences, args.out, heat)
-    paths = {"model": args.model or default_model(), "compare": args.compare}
+    paths = {"model": args.model or default_model("course"), "compare": args.compare}
     results = {"models": {label: compared[label] | {"path": paths[label]} for label, _, _ in loaded}}
     results["figures"] = [f for stats in results["models"].values() for f in stats["figures"]]
     if args.compare:

@@ -36,6 +36,17 @@ def token_counts(tokenizer_side, texts: list[str]) -> Counter:
     return counts
 
 
+def as_word(token: str, tokenizer_side) -> str:
+    """The word a vocabulary entry stands for, as word vectors and BERT spell it.
+
+    A SentencePiece-style (Metaspace) vocabulary marks word starts: ``▁dog`` is the word ``dog``, and a
+    piece without the mark continues a word, which BERT writes ``##ze``. Other vocabularies are words.
+    """
+    if token.startswith("<") or "Metaspace" not in str(tokenizer_side.pre_tokenizer):
+        return token
+    return token[1:] if token.startswith("\u2581") else "##" + token
+
+
 def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "random", seed: int = 0,
                  allow_pickle: bool = False, special_ids=range(4)) -> EmbeddingInit:
     """Align the vectors named by ``spec`` with a tokenizer side's vocabulary.
@@ -46,8 +57,8 @@ def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "r
     if uncovered not in ("random", "mean"):
         raise ValueError(f"uncovered must be 'random' or 'mean', got {uncovered!r}")
     kind, path = parse_spec(spec)
-    vocab = tokenizer_side.get_vocab(with_added_tokens=True)
     specials = set(special_ids)
+    vocab = {as_word(token, tokenizer_side): i for token, i in tokenizer_side.get_vocab(with_added_tokens=True).items()}
     words = [w for w, i in sorted(vocab.items(), key=lambda item: item[1]) if i not in specials]
     extras = {}
     if kind == "bert":
@@ -105,14 +116,15 @@ class EmbeddingPlan:
     bert: dict = field(default_factory=dict)  # BERT position embeddings / LayerNorm, with bert_embedding
 
     def load_into(self, model) -> None:
-        """Copy the planned weights into ``model``, built from a config with ``config_fields``."""
+        """Copy the planned weights into ``model`` (built from a config with ``config_fields``): source rows into
+        its input embeddings, target rows into its output embeddings (the head, tied or not to the decoder's)."""
         config = model.config
         with torch.no_grad():
             if self.src is not None:
-                model.embeddings.word_embeddings.weight.copy_(self.src)
-                model.embeddings.word_embeddings.weight[config.pad_token_id].zero_()
+                model.get_input_embeddings().weight.copy_(self.src)
+                model.get_input_embeddings().weight[config.pad_token_id].zero_()
             if self.tgt is not None:
-                model.lm_head.weight.copy_(self.tgt)
+                model.get_output_embeddings().weight.copy_(self.tgt)
             if "position_embeddings" in self.bert:
                 positions = self.bert["position_embeddings"]
                 if positions.shape[0] < config.max_position_embeddings:

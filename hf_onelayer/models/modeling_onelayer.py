@@ -215,7 +215,19 @@ class LinearCrossEntropy(torch.autograd.Function):
         return *(None if g is None else g * grad_loss for g in ctx.saved_tensors), None, None, None
 
 
-class OneLayerTranslatorPreTrainedModel(PreTrainedModel):
+class ReapplyFreezingOnLoad:
+    """``from_pretrained`` re-applies the config's freezing (``apply_freezing``): loading recreates the parameters."""
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        if hasattr(model, "apply_freezing"):
+            model.apply_freezing()
+        return loaded
+
+
+class OneLayerTranslatorPreTrainedModel(ReapplyFreezingOnLoad, PreTrainedModel):
     config_class = OneLayerTranslatorConfig
     config: OneLayerTranslatorConfig
     base_model_prefix = "onelayer"
@@ -227,15 +239,6 @@ class OneLayerTranslatorPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         """Normal(0, initializer_range) for Linear and Embedding, zero biases and padding row, unit LayerNorms."""
         super()._init_weights(module)
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        """Load as usual, then re-apply the config's freezing (loading recreates the parameters)."""
-        loaded = super().from_pretrained(*args, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
-        if hasattr(model, "apply_freezing"):
-            model.apply_freezing()
-        return loaded
 
 
 class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):

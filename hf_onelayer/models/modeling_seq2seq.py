@@ -22,7 +22,7 @@ from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from .configuration_seq2seq import OneLayerSeq2SeqConfig
-from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward
+from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, ReapplyFreezingOnLoad
 
 
 class Seq2SeqEmbeddings(nn.Module):
@@ -203,7 +203,7 @@ class Seq2SeqDecoder(nn.Module):
         return x, tuple(states), tuple(self_attentions), tuple(cross_attentions)
 
 
-class OneLayerSeq2SeqPreTrainedModel(PreTrainedModel):
+class OneLayerSeq2SeqPreTrainedModel(ReapplyFreezingOnLoad, PreTrainedModel):
     config_class = OneLayerSeq2SeqConfig
     config: OneLayerSeq2SeqConfig
     base_model_prefix = "seq2seq"
@@ -212,15 +212,6 @@ class OneLayerSeq2SeqPreTrainedModel(PreTrainedModel):
     _can_compile_fullgraph = False
     # forward takes no **kwargs, so Trainer never rescales the loss by the number of processes
     accepts_loss_kwargs = False
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        """Load as usual, then re-apply the config's freezing (loading recreates the parameters)."""
-        loaded = super().from_pretrained(*args, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
-        if hasattr(model, "apply_freezing"):
-            model.apply_freezing()
-        return loaded
 
 
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
