@@ -121,5 +121,5 @@ def test_wordpiece_save_and_load_keeps_the_pieces(wordpiece_tokenizer, tmp_path)
 
 
 def test_unknown_tokenizer_model_is_refused():
-    with pytest.raises(ValueError, match="'word', 'wordpiece'.*'bpe'"):
-        OneLayerTranslatorTokenizer.train_new(SOURCES, TARGETS, model="bpe")
+    with pytest.raises(ValueError, match="'word', 'wordpiece', 'bpe'.*'unigram'"):
+        OneLayerTranslatorTokenizer.train_new(SOURCES, TARGETS, model="unigram")
