@@ -319,3 +319,24 @@ def test_seq2seq_config_file_is_a_one_layer_encoder_decoder():
     assert args.model_type == "onelayer_seq2seq" and args.tokenizer_model == "bpe"
     architecture = args.architecture()
     assert architecture.get("encoder_layers", 1) == 1 and architecture.get("decoder_layers", 1) == 1
+
+
+def test_word_level_vocabularies_give_separate_source_and_target_tables():
+    from conftest import SOURCES, TARGETS
+
+    from hf_onelayer import OneLayerTranslatorTokenizer
+    from hf_onelayer.arguments import ModelArguments
+    from hf_onelayer.factory import make_model
+
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, min_frequency=1)  # word-level, two sides
+    assert not tok.is_joint
+    args = ModelArguments(model_type="onelayer_seq2seq", hidden_size=32, num_attention_heads=2, head_dim_qk=8,
+                          head_dim_v=8, intermediate_size=32)
+    model = make_model(tok, args)
+    assert model.config.src_vocab_size == tok.src_vocab_size and model.config.vocab_size == tok.tgt_vocab_size
+    assert model.get_input_embeddings().weight.shape[0] == tok.src_vocab_size
+    assert model.get_input_embeddings().weight is not model.lm_head.weight
+    assert model.generation_config.num_beams == 5
+    enc = tok(SOURCES[:2], padding=True, return_tensors="pt")
+    texts = tok.batch_decode(model.generate(**enc, max_new_tokens=4), skip_special_tokens=True)
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)

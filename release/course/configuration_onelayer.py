@@ -4,10 +4,10 @@ This file is copied into every saved model folder (remote code), so it imports o
 third-party libraries and its sibling files, never ``hf_onelayer`` by name.
 """
 
+from typing import Literal
+
 from huggingface_hub.dataclasses import strict
 from transformers import PretrainedConfig
-
-NORM_POSITIONS = ("post", "pre")
 
 
 @strict(accept_kwargs=True)
@@ -60,7 +60,7 @@ class OneLayerTranslatorConfig(PretrainedConfig):
     hidden_dropout_prob: float | int = 0.1
     attention_probs_dropout_prob: float | int = 0.1
     layer_norm_eps: float = 1e-5
-    norm_position: str = "post"
+    norm_position: Literal["post", "pre"] = "post"
     initializer_range: float = 0.02
     decode_length_ratio: float | int = 1.5
     decode_length_offset: int = 5
@@ -76,55 +76,40 @@ class OneLayerTranslatorConfig(PretrainedConfig):
     freeze_tgt_embeddings: bool = False
     embedding_init: dict | None = None
 
+    # The fields a user chooses for a new model (flags of `hf-onelayer train`, the model card's
+    # architecture line); the rest follow from the tokenizer or the embedding initialisers.
+    architecture_fields = (
+        "hidden_size", "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size",
+        "max_position_embeddings", "hidden_dropout_prob", "attention_probs_dropout_prob", "norm_position",
+        "embedding_layer_norm", "initializer_range",
+    )
+
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        self.check_fields()
+        self.check_values()
 
-    def check_fields(self):
-        """Raise ``ValueError`` naming the field at fault (run at construction and on load)."""
-        for name in (
-            "src_vocab_size",
-            "tgt_vocab_size",
-            "hidden_size",
-            "num_attention_heads",
-            "head_dim_qk",
-            "head_dim_v",
-            "intermediate_size",
-            "max_position_embeddings",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"OneLayerTranslatorConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("src_embedding_dim", "tgt_embedding_dim"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise ValueError(f"OneLayerTranslatorConfig.{name} must be None or a positive integer, got {value!r}")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"OneLayerTranslatorConfig.{name} must be in [0, 1), got {value!r}")
-        if self.norm_position not in NORM_POSITIONS:
-            raise ValueError(
-                f"OneLayerTranslatorConfig.norm_position must be one of {NORM_POSITIONS}, got {self.norm_position!r}"
-            )
-        if not self.layer_norm_eps > 0:
-            raise ValueError(f"OneLayerTranslatorConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
-        if not self.initializer_range > 0:
-            raise ValueError(
-                f"OneLayerTranslatorConfig.initializer_range must be > 0, got {self.initializer_range!r}"
-            )
-        if not self.decode_length_ratio > 0 or self.decode_length_offset < 0:
-            raise ValueError(
-                "OneLayerTranslatorConfig.decode_length_ratio must be > 0 and decode_length_offset >= 0, got "
-                f"{self.decode_length_ratio!r} and {self.decode_length_offset!r}"
-            )
-        for name in ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id"):
-            value = getattr(self, name)
-            if value is not None and not 0 <= value < min(self.src_vocab_size, self.tgt_vocab_size):
-                raise ValueError(
-                    f"OneLayerTranslatorConfig.{name}={value} lies outside both vocabularies "
-                    f"(src {self.src_vocab_size}, tgt {self.tgt_vocab_size})"
-                )
+    def check_values(self):
+        """Raise ``ValueError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
+        positive = ["src_vocab_size", "tgt_vocab_size", "hidden_size", "num_attention_heads", "head_dim_qk",
+                    "head_dim_v", "intermediate_size", "max_position_embeddings", "layer_norm_eps",
+                    "initializer_range", "decode_length_ratio", "src_embedding_dim", "tgt_embedding_dim"]
+        if self.decode_length_offset < 0:
+            raise ValueError(f"{type(self).__name__}.decode_length_offset must be >= 0, got {self.decode_length_offset!r}")
+        check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id"),
+                     min(self.src_vocab_size, self.tgt_vocab_size))
+
+
+def check_ranges(config, positive, token_ids, vocab: int):
+    """Raise ``ValueError`` naming the first field out of range: ``positive`` fields (None allowed) must be
+    > 0, the dropout probabilities in [0, 1), the ``token_ids`` that are set inside ``vocab``."""
+    checks = [(name, "> 0", getattr(config, name) > 0) for name in positive if getattr(config, name) is not None]
+    checks += [(name, "in [0, 1)", 0 <= getattr(config, name) < 1)
+               for name in ("hidden_dropout_prob", "attention_probs_dropout_prob")]
+    checks += [(name, f"inside the vocabularies (< {vocab})", 0 <= getattr(config, name) < vocab)
+               for name in token_ids if getattr(config, name) is not None]
+    for name, wanted, ok in checks:
+        if not ok:
+            raise ValueError(f"{type(config).__name__}.{name} must be {wanted}, got {getattr(config, name)!r}")
 
 
 __all__ = ["OneLayerTranslatorConfig"]

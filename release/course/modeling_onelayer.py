@@ -100,15 +100,10 @@ class OneLayerSelfAttention(nn.Module):
         self.dropout_p = config.attention_probs_dropout_prob
 
     def forward(
-        self, x: torch.Tensor, key_mask: torch.BoolTensor, output_attentions: bool = False
+        self, x: torch.Tensor, key_mask: torch.BoolTensor, output_attentions: bool = False,
+        keep: torch.BoolTensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, weights = self.context(x, key_mask, output_attentions)
-        return self.output(context), weights
-
-    def context(
-        self, x: torch.Tensor, key_mask: torch.BoolTensor, output_attentions: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The concatenated heads before the output projection: (B, T, nh * d_v), and alpha if asked."""
+        """(B, T, C) -> (B, T, C), or (N, C) for the N positions where ``keep`` (B, T) is True; and alpha if asked."""
         B, T, _ = x.shape
         nh = self.num_heads
         q = self.query(x).view(B, T, nh, self.d_qk).transpose(1, 2)  # (B, nh, T, d_qk)
@@ -126,7 +121,10 @@ class OneLayerSelfAttention(nn.Module):
             weights = torch.softmax(scores, dim=-1)  # rows sum to 1; padded keys get exactly 0
             c = torch.matmul(F.dropout(weights, p=dropout_p, training=self.training), v)  # (B, nh, T, d_v)
 
-        return c.transpose(1, 2).reshape(B, T, nh * self.d_v), weights  # (B, T, nh * d_v)
+        c = c.transpose(1, 2).reshape(B, T, nh * self.d_v)  # (B, T, nh * d_v)
+        if keep is not None:
+            c = c[keep]  # (N, nh * d_v): keys and values above still cover every real token
+        return self.output(c), weights
 
 
 class OneLayerFeedForward(nn.Module):
@@ -156,29 +154,17 @@ class OneLayerBlock(nn.Module):
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if self.pre_norm else None
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def attend(self, x, key_mask, output_attentions=False, keep=None):
-        """The attention sub-layer with its residual (and, post-norm, its LayerNorm).
-
-        ``keep``: a (B, T) bool mask; the output projection, residual and norm then run only at those
-        positions and the result is (N, C) (keys and values still cover every real token).
-        """
-        context, weights = self.attention.context(self.attention_norm(x) if self.pre_norm else x, key_mask,
-                                                  output_attentions)  # (B, T, nh * d_v)
-        if keep is not None:
-            context, x = context[keep], x[keep]  # (N, nh * d_v), (N, C)
-        x = x + self.dropout(self.attention.output(context))
-        return (x if self.pre_norm else self.attention_norm(x)), weights
-
-    def feed(self, x):
-        """The feed-forward sub-layer with its residual and LayerNorm; position-wise, any leading shape."""
+    def forward(self, x, key_mask, output_attentions=False, keep=None):
+        """(B, T, C) -> (B, T, C); with ``keep`` (B, T) only those positions go on: (N, C)."""
+        attended, weights = self.attention(self.attention_norm(x) if self.pre_norm else x, key_mask,
+                                           output_attentions, keep)
+        x = x if keep is None else x[keep]
         if self.pre_norm:
+            x = x + self.dropout(attended)
             x = x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
-            return self.final_norm(x)
-        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))
-
-    def forward(self, x, key_mask, output_attentions=False):
-        x, weights = self.attend(x, key_mask, output_attentions)
-        return self.feed(x), weights
+            return self.final_norm(x), weights
+        x = self.attention_norm(x + self.dropout(attended))
+        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x))), weights
 
 
 class LinearCrossEntropy(torch.autograd.Function):
@@ -188,7 +174,7 @@ class LinearCrossEntropy(torch.autograd.Function):
     gradients (softmax minus the smoothed one-hot), so the work stays in cache; backward only scales
     them. One ``exp`` per logit, computed in place: the softmax is ``exp(z - max) / sum``, and the
     log-sum-exp comes from the same sum. Same loss and gradients as ``F.cross_entropy(F.linear(x,
-    weight, bias), target, label_smoothing=smoothing)``, and faster on CPU for a 6k-word vocabulary.
+    weight, bias), target, label_smoothing=smoothing)``.
     """
 
     @staticmethod
@@ -229,7 +215,19 @@ class LinearCrossEntropy(torch.autograd.Function):
         return *(None if g is None else g * grad_loss for g in ctx.saved_tensors), None, None, None
 
 
-class OneLayerTranslatorPreTrainedModel(PreTrainedModel):
+class ReapplyFreezingOnLoad:
+    """``from_pretrained`` re-applies the config's freezing (``apply_freezing``): loading recreates the parameters."""
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        if hasattr(model, "apply_freezing"):
+            model.apply_freezing()
+        return loaded
+
+
+class OneLayerTranslatorPreTrainedModel(ReapplyFreezingOnLoad, PreTrainedModel):
     config_class = OneLayerTranslatorConfig
     config: OneLayerTranslatorConfig
     base_model_prefix = "onelayer"
@@ -241,15 +239,6 @@ class OneLayerTranslatorPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         """Normal(0, initializer_range) for Linear and Embedding, zero biases and padding row, unit LayerNorms."""
         super()._init_weights(module)
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        """Load as usual, then re-apply the config's freezing (loading recreates the parameters)."""
-        loaded = super().from_pretrained(*args, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
-        if hasattr(model, "apply_freezing"):
-            model.apply_freezing()
-        return loaded
 
 
 class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
@@ -343,9 +332,11 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         if loss_positions_only:
             if labels is None or output_hidden_states:
                 raise ValueError("loss_positions_only=True needs labels and no output_hidden_states")
+            # Only labelled positions need the output projection, feed-forward and head: queries past
+            # the target's end (about half of a dynamically padded batch) are dropped right after attention.
             labelled = labels != -100  # (B, T)
-            attended, weights = self.block.attend(embedded, key_mask, output_attentions, keep=labelled)  # (N, C)
-            head_input = self._head_input(self.block.feed(attended))  # (N, E_tgt), N labelled positions
+            hidden, weights = self.block(embedded, key_mask, output_attentions, keep=labelled)  # (N, C)
+            head_input = self._head_input(hidden)  # (N, E_tgt)
             loss = LinearCrossEntropy.apply(head_input, self.lm_head.weight, self.lm_head.bias, labels[labelled],
                                             float(smoothing))
             logits = hidden = None

@@ -6,7 +6,8 @@ Each side is a `tokenizers` model (Unicode NFKC + lowercase, words split from pu
 on the training split by :meth:`train_new`: word-level with ``min_frequency=2`` (the course's
 vocabulary, the default), or sub-word WordPiece (``model="wordpiece"``, BERT-style ``##``
 continuation pieces, ``vocab_size`` types per side) so that rare words are spelled from pieces
-instead of becoming ``<unk>``.
+instead of becoming ``<unk>``. ``model="bpe"`` trains one joint, cased BPE vocabulary of both
+languages (SentencePiece-style ``▁`` word starts, NFKC only) for both sides: the encoder–decoder's.
 
 This file is copied into every saved folder (remote code), so it imports only third-party
 libraries, never ``hf_onelayer`` by name.
@@ -16,12 +17,12 @@ import os
 import re
 
 from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
-from tokenizers.models import WordLevel, WordPiece
-from tokenizers.trainers import WordLevelTrainer, WordPieceTrainer
+from tokenizers.models import BPE, WordLevel, WordPiece
+from tokenizers.trainers import BpeTrainer, WordLevelTrainer, WordPieceTrainer
 from transformers import PreTrainedTokenizer
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>")
-TOKENIZER_MODELS = ("word", "wordpiece")
+TOKENIZER_MODELS = ("word", "wordpiece", "bpe")
 CONTINUATION = "##"  # WordPiece prefix of a piece that continues the previous one
 
 # Detokenisation of word-level English: no space before closing punctuation, none after opening
@@ -66,9 +67,27 @@ def train_wordpiece(texts, vocab_size: int = 8000, min_frequency: int = 2) -> To
     """
     tokenizer = Tokenizer(WordPiece(unk_token="<unk>", continuing_subword_prefix=CONTINUATION))
     tokenizer.normalizer, tokenizer.pre_tokenizer = word_splitter()
+    # for users of the raw `tokenizers` file; OneLayerTranslatorTokenizer decodes with detokenize(), which
+    # also drops the prefix of a continuation piece predicted first (this decoder keeps it)
     tokenizer.decoder = decoders.WordPiece(prefix=CONTINUATION)
     trainer = WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
                                continuing_subword_prefix=CONTINUATION, show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def train_joint_bpe(texts, vocab_size: int = 8000, min_frequency: int = 2) -> Tokenizer:
+    """One cased BPE `tokenizers.Tokenizer` of at most ``vocab_size`` types for both languages.
+
+    NFKC only (case kept), words marked by a leading ``▁`` (Metaspace) and punctuation split off, so
+    the Metaspace decoder gives the plain text back; special tokens get ids 0-3.
+    """
+    tokenizer = Tokenizer(BPE(unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
+                         show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 
@@ -120,10 +139,13 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
                   vocab_size: int = 8000, **kwargs) -> "OneLayerTranslatorTokenizer":
         """Train both vocabularies (use the training split only).
 
-        ``model``: ``"word"`` (word-level, words seen fewer than ``min_frequency`` times are ``<unk>``)
-        or ``"wordpiece"`` (sub-word pieces, at most ``vocab_size`` types per side).
+        ``model``: ``"word"`` (word-level, words seen fewer than ``min_frequency`` times are ``<unk>``),
+        ``"wordpiece"`` (sub-word pieces, at most ``vocab_size`` types per side) or ``"bpe"`` (one
+        joint cased vocabulary of ``vocab_size`` types for both sides).
         """
-        if model == "word":
+        if model == "bpe":
+            source = target = train_joint_bpe(list(source_texts) + list(target_texts), vocab_size, min_frequency)
+        elif model == "word":
             source, target = (train_word_level(texts, min_frequency) for texts in (source_texts, target_texts))
         elif model == "wordpiece":
             source, target = (train_wordpiece(texts, vocab_size, min_frequency) for texts in (source_texts, target_texts))
@@ -133,8 +155,13 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
 
     @property
     def tokenizer_model(self) -> str:
-        """``"wordpiece"`` or ``"word"``, read from the target vocabulary's `tokenizers` model."""
-        return "wordpiece" if isinstance(self.target.model, WordPiece) else "word"
+        """``"bpe"``, ``"wordpiece"`` or ``"word"``, read from the target vocabulary's `tokenizers` model."""
+        return {BPE: "bpe", WordPiece: "wordpiece"}.get(type(self.target.model), "word")
+
+    @property
+    def is_joint(self) -> bool:
+        """One vocabulary for both sides (ids mean the same token in German and English)."""
+        return self.source is self.target or self.source.to_str() == self.target.to_str()
 
     # Marian-style switching: PreTrainedTokenizerBase.__call__ calls these around text_target.
     def _switch_to_input_mode(self):
@@ -175,6 +202,8 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         return [self.source.id_to_token(int(i)) or str(self.unk_token) for i in ids]
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        if isinstance(self.target.decoder, decoders.Metaspace):
+            return self.target.decoder.decode(tokens)  # "▁A ▁dog" -> "A dog": the text as it was
         return detokenize(tokens)
 
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
@@ -199,4 +228,6 @@ def _load(path: str | None, side: str) -> Tokenizer:
         raise ValueError(f"{path}: not a readable `tokenizers` JSON file ({error})") from error
 
 
-__all__ = ["OneLayerTranslatorTokenizer", "train_word_level", "train_wordpiece", "detokenize", "SPECIAL_TOKENS"]
+__all__ = [
+    "OneLayerTranslatorTokenizer", "train_word_level", "train_wordpiece", "train_joint_bpe", "detokenize", "SPECIAL_TOKENS",
+]
