@@ -1,0 +1,93 @@
+"""Configuration of the one-layer encoder–decoder translator.
+
+This file is copied into every saved model folder (remote code), so it imports only
+third-party libraries and its sibling files, never ``hf_onelayer`` by name.
+"""
+
+from typing import Literal
+
+from huggingface_hub.dataclasses import strict
+from transformers import PretrainedConfig
+
+from .configuration_onelayer import check_ranges
+
+
+@strict(accept_kwargs=True)
+class OneLayerSeq2SeqConfig(PretrainedConfig):
+    r"""Configuration of [`OneLayerSeq2SeqForConditionalGeneration`].
+
+    One encoder layer (self-attention, feed-forward) and one decoder layer (masked self-attention,
+    cross-attention, feed-forward), each sub-layer with add & norm; token + learned position
+    embeddings (BERT-style, with a LayerNorm); a linear head over the target vocabulary.
+
+    Args:
+        vocab_size: target vocabulary (decoder embedding and head); the joint vocabulary when
+            ``src_vocab_size`` is None.
+        src_vocab_size: a separate source vocabulary for the encoder embedding, or None to share one
+            embedding between encoder, decoder and head (joint vocabulary).
+        hidden_size: width of the residual stream.
+        encoder_layers, decoder_layers: layers of each stack (1 each: the package's model).
+        num_attention_heads: heads of every attention block.
+        head_dim_qk, head_dim_v: per-head dimensions of queries/keys and of values.
+        intermediate_size: width of the ReLU feed-forward layer.
+        max_position_embeddings: longest source or target the learned position tables cover.
+        hidden_dropout_prob: dropout on embeddings and on every sub-layer's output.
+        attention_probs_dropout_prob: dropout on the attention weights.
+        norm_position: ``"post"`` (add & norm) or ``"pre"`` (norm, add; a final LayerNorm per stack).
+        tie_word_embeddings: the head reuses the decoder's token embedding.
+        freeze_src_embeddings, freeze_tgt_embeddings, embedding_init: as in the course model's config
+            (pretrained initialisers record their origin here).
+    """
+
+    model_type = "onelayer_seq2seq"
+    keys_to_ignore_at_inference = ["cache"]
+    attribute_map = {"num_hidden_layers": "decoder_layers"}
+
+    vocab_size: int = 8000
+    src_vocab_size: int | None = None
+    hidden_size: int = 256
+    encoder_layers: int = 1
+    decoder_layers: int = 1
+    num_attention_heads: int = 4
+    head_dim_qk: int = 64
+    head_dim_v: int = 64
+    intermediate_size: int = 1024
+    max_position_embeddings: int = 128
+    hidden_dropout_prob: float | int = 0.1
+    attention_probs_dropout_prob: float | int = 0.0
+    layer_norm_eps: float = 1e-5
+    norm_position: Literal["post", "pre"] = "post"
+    initializer_range: float = 0.02
+    pad_token_id: int | None = 0
+    unk_token_id: int | None = 1
+    bos_token_id: int | None = 2
+    eos_token_id: int | None = 3
+    decoder_start_token_id: int | None = 2
+    is_encoder_decoder: bool = True
+    use_cache: bool = True
+    tie_word_embeddings: bool = True
+    freeze_src_embeddings: bool = False
+    freeze_tgt_embeddings: bool = False
+    embedding_init: dict | None = None
+
+    # The fields a user chooses for a new model (flags of `hf-onelayer train`, the card's architecture line).
+    architecture_fields = (
+        "hidden_size", "encoder_layers", "decoder_layers", "num_attention_heads", "head_dim_qk", "head_dim_v",
+        "intermediate_size", "max_position_embeddings", "hidden_dropout_prob", "attention_probs_dropout_prob",
+        "norm_position", "initializer_range", "tie_word_embeddings",
+    )
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self.check_values()
+
+    def check_values(self):
+        """Raise ``ValueError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
+        positive = ["vocab_size", "src_vocab_size", "hidden_size", "encoder_layers", "decoder_layers",
+                    "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size", "max_position_embeddings",
+                    "layer_norm_eps", "initializer_range"]
+        check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id",
+                                      "decoder_start_token_id"), min(self.vocab_size, self.src_vocab_size or self.vocab_size))
+
+
+__all__ = ["OneLayerSeq2SeqConfig"]

@@ -1,0 +1,391 @@
+"""The one-layer Transformer translator as a Hugging Face ``PreTrainedModel``.
+
+Read top to bottom: embeddings -> self-attention -> feed-forward -> the layer -> the model.
+
+The model is the course's token-for-token translator: it reads the source sentence (German) and
+predicts the target token t (English) at position t. There is no decoder and nothing
+autoregressive: one forward pass gives every output position at once, so there is no
+``generate``; :meth:`OneLayerTranslatorModel.translate_ids` does the greedy read-out.
+
+This file is copied into every saved model folder (remote code), so it imports only third-party
+libraries and its sibling files, never ``hf_onelayer`` by name.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_onelayer import OneLayerTranslatorConfig
+
+
+def decode_length(source_length: int, config: OneLayerTranslatorConfig) -> int:
+    """Output positions offered to a source of ``source_length`` tokens (specials included).
+
+    The model cannot know the target length, so translation pads the input to this many positions
+    and reads tokens up to the first end-of-sentence. Evaluation uses the same rule, so the BLEU
+    reported during training is the BLEU of ``translate``.
+    """
+    wanted = math.ceil(config.decode_length_ratio * source_length) + config.decode_length_offset
+    return max(source_length, min(config.max_position_embeddings, wanted))
+
+
+@dataclass
+class OneLayerTranslatorOutput(ModelOutput):
+    """Output of [`OneLayerTranslatorModel`].
+
+    loss: mean cross-entropy over label positions that are not -100 (when ``labels`` is given).
+    logits: (B, T, tgt_vocab_size) scores for the target token at each position (None with
+        ``loss_positions_only=True``).
+    hidden_states: (embeddings, layer output), each (B, T, hidden), when asked for.
+    attentions: a 1-tuple holding the (B, heads, T, T) attention weights, when asked for.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+class OneLayerEmbeddings(nn.Module):
+    """Token embedding + learned absolute position embedding (BERT-style, without token types).
+
+    With pretrained vectors of another width E (``src_embedding_dim``), both tables are E wide and a
+    learned projection maps their sum (after the optional LayerNorm) to ``hidden_size``.
+    """
+
+    def __init__(self, config: OneLayerTranslatorConfig):
+        super().__init__()
+        dim = config.src_embedding_dim or config.hidden_size
+        self.word_embeddings = nn.Embedding(config.src_vocab_size, dim, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, dim)
+        self.LayerNorm = nn.LayerNorm(dim, eps=config.layer_norm_eps) if config.embedding_layer_norm else None
+        self.projection = nn.Linear(dim, config.hidden_size, bias=False) if config.src_embedding_dim else None
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.LongTensor) -> torch.Tensor:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)  # (B, T, E)
+        if self.LayerNorm is not None:
+            x = self.LayerNorm(x)
+        if self.projection is not None:
+            x = self.projection(x)  # (B, T, C)
+        return self.dropout(x)
+
+
+class OneLayerSelfAttention(nn.Module):
+    """Multi-head self-attention with a key padding mask.
+
+    For each head h: ``alpha = softmax(q_h k_h^T / sqrt(d_qk))`` over the real (unpadded) keys and
+    ``c = alpha v_h``; the heads are concatenated and projected back to ``hidden_size``.
+    Two implementations behind ``config._attn_implementation``: "eager" (can return alpha) and
+    "sdpa" (``F.scaled_dot_product_attention``; falls back to eager when alpha is asked for).
+    """
+
+    def __init__(self, config: OneLayerTranslatorConfig):
+        super().__init__()
+        self.config = config
+        self.num_heads = config.num_attention_heads
+        self.d_qk = config.head_dim_qk
+        self.d_v = config.head_dim_v
+        self.scale = 1.0 / math.sqrt(self.d_qk)
+        self.query = nn.Linear(config.hidden_size, self.num_heads * self.d_qk)
+        self.key = nn.Linear(config.hidden_size, self.num_heads * self.d_qk)
+        self.value = nn.Linear(config.hidden_size, self.num_heads * self.d_v)
+        self.output = nn.Linear(self.num_heads * self.d_v, config.hidden_size)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def forward(
+        self, x: torch.Tensor, key_mask: torch.BoolTensor, output_attentions: bool = False,
+        keep: torch.BoolTensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T, C) -> (B, T, C), or (N, C) for the N positions where ``keep`` (B, T) is True; and alpha if asked."""
+        B, T, _ = x.shape
+        nh = self.num_heads
+        q = self.query(x).view(B, T, nh, self.d_qk).transpose(1, 2)  # (B, nh, T, d_qk)
+        k = self.key(x).view(B, T, nh, self.d_qk).transpose(1, 2)  # (B, nh, T, d_qk)
+        v = self.value(x).view(B, T, nh, self.d_v).transpose(1, 2)  # (B, nh, T, d_v)
+        mask = key_mask[:, None, None, :]  # (B, 1, 1, T): True where the key is a real token
+        dropout_p = self.dropout_p if self.training else 0.0
+
+        if self.config._attn_implementation == "sdpa" and not output_attentions:
+            c = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=self.scale)
+            weights = None
+        else:
+            scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale  # (B, nh, T, T)
+            scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+            weights = torch.softmax(scores, dim=-1)  # rows sum to 1; padded keys get exactly 0
+            c = torch.matmul(F.dropout(weights, p=dropout_p, training=self.training), v)  # (B, nh, T, d_v)
+
+        c = c.transpose(1, 2).reshape(B, T, nh * self.d_v)  # (B, T, nh * d_v)
+        if keep is not None:
+            c = c[keep]  # (N, nh * d_v): keys and values above still cover every real token
+        return self.output(c), weights
+
+
+class OneLayerFeedForward(nn.Module):
+    def __init__(self, config: OneLayerTranslatorConfig):
+        super().__init__()
+        self.dense_in = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.dense_out = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense_out(F.relu(self.dense_in(x)))
+
+
+class OneLayerBlock(nn.Module):
+    """Attention and feed-forward, each with a residual connection and a LayerNorm.
+
+    post-norm (course model): ``x = LN1(x + attn(x)); x = LN2(x + ffn(x))``
+    pre-norm: ``x = x + attn(LN1(x)); x = x + ffn(LN2(x)); x = LN_final(x)``
+    """
+
+    def __init__(self, config: OneLayerTranslatorConfig):
+        super().__init__()
+        self.pre_norm = config.norm_position == "pre"
+        self.attention = OneLayerSelfAttention(config)
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.feed_forward = OneLayerFeedForward(config)
+        self.feed_forward_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if self.pre_norm else None
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x, key_mask, output_attentions=False, keep=None):
+        """(B, T, C) -> (B, T, C); with ``keep`` (B, T) only those positions go on: (N, C)."""
+        attended, weights = self.attention(self.attention_norm(x) if self.pre_norm else x, key_mask,
+                                           output_attentions, keep)
+        x = x if keep is None else x[keep]
+        if self.pre_norm:
+            x = x + self.dropout(attended)
+            x = x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
+            return self.final_norm(x), weights
+        x = self.attention_norm(x + self.dropout(attended))
+        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x))), weights
+
+
+class LinearCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy of ``x @ weight.T + bias`` against ``target``, computed in row chunks.
+
+    The (N, V) logits never exist at once: each chunk's logits give its loss and, right away, its
+    gradients (softmax minus the smoothed one-hot), so the work stays in cache; backward only scales
+    them. One ``exp`` per logit, computed in place: the softmax is ``exp(z - max) / sum``, and the
+    log-sum-exp comes from the same sum. Same loss and gradients as ``F.cross_entropy(F.linear(x,
+    weight, bias), target, label_smoothing=smoothing)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, target, smoothing: float = 0.0, chunk: int = 128):
+        n, vocab = x.shape[0], weight.shape[0]
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_x = torch.empty_like(x) if need_x else None
+        grad_w = torch.zeros_like(weight) if need_w else None
+        grad_b = torch.zeros_like(bias) if need_b else None
+        total = x.new_zeros((), dtype=torch.float32)
+        for start in range(0, n, chunk):
+            xs, ys = x[start : start + chunk], target[start : start + chunk]
+            z = F.linear(xs, weight, bias).float()  # (c, V)
+            z_max = z.amax(dim=-1, keepdim=True)  # (c, 1)
+            loss = -(1 - smoothing) * z.gather(1, ys[:, None]).squeeze(1)  # (c,)
+            if smoothing:
+                loss -= smoothing * z.mean(dim=-1)
+            p = z.sub_(z_max).exp_()  # in place: z is not needed any more
+            p_sum = p.sum(dim=-1, keepdim=True)  # (c, 1)
+            total += (loss + (z_max + p_sum.log()).squeeze(1)).sum()  # + log-sum-exp
+            if need_x or need_w or need_b:
+                g = p.div_(p_sum)  # softmax, (c, V)
+                g[torch.arange(len(ys)), ys] -= 1 - smoothing
+                if smoothing:
+                    g -= smoothing / vocab
+                g = g.to(x.dtype)
+                if need_x:
+                    torch.mm(g, weight, out=grad_x[start : start + chunk])
+                if need_w:
+                    grad_w.addmm_(g.t(), xs)
+                if need_b:
+                    grad_b += g.sum(dim=0)
+        ctx.save_for_backward(*(None if g is None else g / n for g in (grad_x, grad_w, grad_b)))
+        return total / n
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        return *(None if g is None else g * grad_loss for g in ctx.saved_tensors), None, None, None
+
+
+class ReapplyFreezingOnLoad:
+    """``from_pretrained`` re-applies the config's freezing (``apply_freezing``): loading recreates the parameters."""
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        if hasattr(model, "apply_freezing"):
+            model.apply_freezing()
+        return loaded
+
+
+class OneLayerTranslatorPreTrainedModel(ReapplyFreezingOnLoad, PreTrainedModel):
+    config_class = OneLayerTranslatorConfig
+    config: OneLayerTranslatorConfig
+    base_model_prefix = "onelayer"
+    main_input_name = "input_ids"
+    _supports_sdpa = True
+    # forward takes no **kwargs, so Trainer never rescales the loss by the number of processes
+    accepts_loss_kwargs = False
+
+    def _init_weights(self, module):
+        """Normal(0, initializer_range) for Linear and Embedding, zero biases and padding row, unit LayerNorms."""
+        super()._init_weights(module)
+
+
+class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
+    """Token embedding + position embedding -> one attention/feed-forward block -> linear head."""
+
+    def __init__(self, config: OneLayerTranslatorConfig):
+        super().__init__(config)
+        self.embeddings = OneLayerEmbeddings(config)
+        self.block = OneLayerBlock(config)
+        head_dim = config.tgt_embedding_dim or config.hidden_size
+        self.head_projection = nn.Linear(config.hidden_size, head_dim, bias=False) if config.tgt_embedding_dim else None
+        self.lm_head = nn.Linear(head_dim, config.tgt_vocab_size)
+        self.post_init()
+        self.apply_freezing()
+
+    def apply_freezing(self):
+        """Fix the source embeddings / head weights when the config says so (Trainer skips frozen weights)."""
+        self.embeddings.word_embeddings.weight.requires_grad_(not self.config.freeze_src_embeddings)
+        self.lm_head.weight.requires_grad_(not self.config.freeze_tgt_embeddings)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.embeddings.word_embeddings = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def _check_inputs(self, input_ids: torch.Tensor, labels: torch.Tensor | None):
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
+        length, limit = input_ids.shape[1], self.config.max_position_embeddings
+        if length > limit:
+            raise ValueError(
+                f"input_ids has length {length}, longer than max_position_embeddings={limit}; "
+                "truncate the inputs (the data pipeline does this and reports it)"
+            )
+        vocab = self.config.src_vocab_size
+        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
+            bad = input_ids[(input_ids < 0) | (input_ids >= vocab)][0].item()
+            raise ValueError(f"input_ids contain id {bad}, outside the source vocabulary [0, {vocab})")
+        if labels is not None:
+            if labels.shape != input_ids.shape:
+                raise ValueError(
+                    f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(labels.shape)}"
+                )
+            real = labels[labels != -100]
+            vocab = self.config.tgt_vocab_size
+            if real.numel() and (int(real.min()) < 0 or int(real.max()) >= vocab):
+                bad = real[(real < 0) | (real >= vocab)][0].item()
+                raise ValueError(f"labels contain id {bad}, outside the target vocabulary [0, {vocab}) and not -100")
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        loss_positions_only: bool = False,  # no "label" in the name: Trainer would take it for a label column
+        smoothing: float = 0.0,
+    ) -> OneLayerTranslatorOutput | tuple:
+        r"""
+        input_ids: (B, T) source token ids, padded with ``pad_token_id``.
+        attention_mask: (B, T), 1 for real source tokens and 0 for padding (keys that get no weight).
+            Padded positions still produce predictions: the target may be longer than the source.
+        labels: (B, T) target token ids aligned with the positions, -100 where nothing is predicted.
+        loss_positions_only: training's path. The feed-forward and the head run only where
+            ``labels != -100`` and the head + cross-entropy are fused (:class:`LinearCrossEntropy`):
+            the loss is the same, ``logits`` is None. With dynamic padding about half of the positions
+            carry no label, and the head over the vocabulary is most of the work.
+        smoothing: label smoothing of that training loss (only with ``loss_positions_only``).
+        """
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        self._check_inputs(input_ids, labels)
+
+        if attention_mask is None:
+            key_mask = torch.ones_like(input_ids, dtype=torch.bool)
+        else:
+            key_mask = attention_mask.bool()
+
+        embedded = self.embeddings(input_ids)  # (B, T, C)
+        if smoothing and not loss_positions_only:
+            raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
+        if loss_positions_only:
+            if labels is None or output_hidden_states:
+                raise ValueError("loss_positions_only=True needs labels and no output_hidden_states")
+            # Only labelled positions need the output projection, feed-forward and head: queries past
+            # the target's end (about half of a dynamically padded batch) are dropped right after attention.
+            labelled = labels != -100  # (B, T)
+            hidden, weights = self.block(embedded, key_mask, output_attentions, keep=labelled)  # (N, C)
+            head_input = self._head_input(hidden)  # (N, E_tgt)
+            loss = LinearCrossEntropy.apply(head_input, self.lm_head.weight, self.lm_head.bias, labels[labelled],
+                                            float(smoothing))
+            logits = hidden = None
+        else:
+            hidden, weights = self.block(embedded, key_mask, output_attentions)  # (B, T, C)
+            logits = self._head(hidden)  # (B, T, V_tgt)
+            loss = None
+            if labels is not None:
+                loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+
+        hidden_states = (embedded, hidden) if output_hidden_states else None
+        attentions = (weights,) if output_attentions else None
+        if not return_dict:
+            return tuple(t for t in (loss, logits, hidden_states, attentions) if t is not None)
+        return OneLayerTranslatorOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
+
+    def _head_input(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(..., C) -> (..., E_tgt): through the head projection when there is one."""
+        return hidden if self.head_projection is None else self.head_projection(hidden)
+
+    def _head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(..., C) -> (..., V_tgt) scores."""
+        return self.lm_head(self._head_input(hidden))
+
+    @torch.no_grad()
+    def translate_ids(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None) -> list[list[int]]:
+        """Greedy read-out: the target ids (no BOS, no EOS) for each source row.
+
+        Each row gets ``decode_length(n_source_tokens)`` output positions; the tokens predicted at
+        positions 1.. are read up to the first EOS. Position t depends only on the source tokens and t,
+        so the result does not depend on how the batch is padded.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        lengths = attention_mask.sum(dim=1).tolist()
+        limits = [decode_length(int(n), self.config) for n in lengths]
+        width = max(limits + [input_ids.shape[1]])
+        pad = width - input_ids.shape[1]
+        if pad > 0:
+            input_ids = F.pad(input_ids, (0, pad), value=self.config.pad_token_id)
+            attention_mask = F.pad(attention_mask, (0, pad), value=0)
+        logits = self(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).logits
+        predicted = logits.argmax(dim=-1).tolist()
+        return [cut_at_eos(row[1:limit], self.config.eos_token_id) for row, limit in zip(predicted, limits)]
+
+
+def cut_at_eos(ids: list[int], eos_token_id: int) -> list[int]:
+    """The ids before the first ``eos_token_id`` (all of them when there is none)."""
+    return ids[: ids.index(eos_token_id)] if eos_token_id in ids else ids
+
+
+__all__ = ["OneLayerTranslatorModel", "OneLayerTranslatorPreTrainedModel", "OneLayerTranslatorOutput"]

@@ -1,0 +1,346 @@
+"""The one-layer encoder–decoder translator as a Hugging Face ``PreTrainedModel`` + ``GenerationMixin``.
+
+Read top to bottom: embeddings -> attention (self, masked self, cross; with a key/value cache) ->
+add & norm -> encoder layer, decoder layer -> encoder, decoder -> the model.
+
+The encoder reads the German sentence once; the decoder writes English one token at a time,
+attending to its own earlier tokens (masked self-attention) and to the encoder's output
+(cross-attention: a soft alignment of each English token with the German ones). ``generate()`` is
+transformers' own: greedy, beam search, sampling, with an ``EncoderDecoderCache``.
+
+This file is copied into every saved model folder (remote code), so it imports only
+third-party libraries and its sibling files, never ``hf_onelayer`` by name.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
+
+from .configuration_seq2seq import OneLayerSeq2SeqConfig
+from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, ReapplyFreezingOnLoad
+
+
+class Seq2SeqEmbeddings(nn.Module):
+    """Token embedding + learned position embedding (from ``past_length`` on), LayerNorm, dropout."""
+
+    def __init__(self, config: OneLayerSeq2SeqConfig, vocab_size: int):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.LongTensor, past_length: int = 0) -> torch.Tensor:
+        length = input_ids.shape[1]
+        if past_length + length > self.embed_positions.num_embeddings:
+            raise ValueError(f"a sequence of {past_length + length} tokens is longer than max_position_embeddings="
+                             f"{self.embed_positions.num_embeddings}; truncate it or generate fewer tokens")
+        positions = torch.arange(past_length, past_length + length, device=input_ids.device)  # (T,)
+        return self.dropout(self.LayerNorm(self.embed_tokens(input_ids) + self.embed_positions(positions)))
+
+
+class Seq2SeqAttention(nn.Module):
+    """Multi-head attention: ``softmax(q_h k_h^T / sqrt(d_qk)) v_h`` per head, heads concatenated and projected.
+
+    Self-attention takes keys and values from ``x``; cross-attention (``is_cross``) from the encoder
+    output. With a cache, self-attention appends the new keys/values to the earlier ones, and
+    cross-attention computes the encoder's keys/values once and reuses them at every later step.
+    ``mask`` (B or 1, 1, T or 1, S) is True where a query may look at a key.
+    """
+
+    def __init__(self, config: OneLayerSeq2SeqConfig, layer_idx: int, is_cross: bool = False):
+        super().__init__()
+        self.config, self.layer_idx, self.is_cross = config, layer_idx, is_cross
+        self.num_heads, self.d_qk, self.d_v = config.num_attention_heads, config.head_dim_qk, config.head_dim_v
+        self.scale = 1.0 / math.sqrt(self.d_qk)
+        self.query = nn.Linear(config.hidden_size, self.num_heads * self.d_qk)
+        self.key = nn.Linear(config.hidden_size, self.num_heads * self.d_qk)
+        self.value = nn.Linear(config.hidden_size, self.num_heads * self.d_v)
+        self.output = nn.Linear(self.num_heads * self.d_v, config.hidden_size)
+
+    def forward(self, x, mask, memory=None, cache: EncoderDecoderCache | None = None, output_attentions=False):
+        B, T, _ = x.shape
+        nh = self.num_heads
+        q = self.query(x).view(B, T, nh, self.d_qk).transpose(1, 2)  # (B, nh, T, d_qk)
+        if self.is_cross and cache is not None and cache.is_updated.get(self.layer_idx):
+            layer = cache.cross_attention_cache.layers[self.layer_idx]  # the encoder's keys/values, made at step 1
+            k, v = layer.keys, layer.values
+        else:
+            source = memory if self.is_cross else x  # (B, S, C)
+            k = self.key(source).view(B, -1, nh, self.d_qk).transpose(1, 2)  # (B, nh, S, d_qk)
+            v = self.value(source).view(B, -1, nh, self.d_v).transpose(1, 2)  # (B, nh, S, d_v)
+            if cache is not None:
+                part = cache.cross_attention_cache if self.is_cross else cache.self_attention_cache
+                k, v = part.update(k, v, self.layer_idx)  # self: (B, nh, past + T, d)
+                if self.is_cross:
+                    cache.is_updated[self.layer_idx] = True
+        dropout_p = self.config.attention_probs_dropout_prob if self.training else 0.0
+        if self.config._attn_implementation == "sdpa" and not output_attentions:
+            c = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=self.scale)
+            weights = None
+        else:
+            scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale  # (B, nh, T, S)
+            weights = torch.softmax(scores.masked_fill(~mask, torch.finfo(scores.dtype).min), dim=-1)
+            c = torch.matmul(F.dropout(weights, p=dropout_p, training=self.training), v)  # (B, nh, T, d_v)
+        return self.output(c.transpose(1, 2).reshape(B, T, nh * self.d_v)), weights
+
+
+class AddNorm(nn.Module):
+    """A residual connection and a LayerNorm around a sub-layer: post-norm ``LN(x + f(x))`` or pre-norm ``x + f(LN(x))``."""
+
+    def __init__(self, config: OneLayerSeq2SeqConfig):
+        super().__init__()
+        self.pre_norm = config.norm_position == "pre"
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x, sublayer):
+        """``sublayer`` maps (B, T, C) to (B, T, C) or to (output, attention weights)."""
+        out = sublayer(self.norm(x) if self.pre_norm else x)
+        out, weights = out if isinstance(out, tuple) else (out, None)
+        x = x + self.dropout(out)
+        return (x if self.pre_norm else self.norm(x)), weights
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention over the source, then feed-forward; each with add & norm."""
+
+    def __init__(self, config: OneLayerSeq2SeqConfig, layer_idx: int):
+        super().__init__()
+        self.self_attn = Seq2SeqAttention(config, layer_idx)
+        self.self_attn_norm = AddNorm(config)
+        self.feed_forward = OneLayerFeedForward(config)
+        self.feed_forward_norm = AddNorm(config)
+
+    def forward(self, x, source_mask, output_attentions=False):
+        x, weights = self.self_attn_norm(x, lambda h: self.self_attn(h, source_mask, output_attentions=output_attentions))
+        return self.feed_forward_norm(x, self.feed_forward)[0], weights
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention over the English so far, cross-attention to the encoder, feed-forward; each with add & norm."""
+
+    def __init__(self, config: OneLayerSeq2SeqConfig, layer_idx: int):
+        super().__init__()
+        self.self_attn = Seq2SeqAttention(config, layer_idx)
+        self.self_attn_norm = AddNorm(config)
+        self.cross_attn = Seq2SeqAttention(config, layer_idx, is_cross=True)
+        self.cross_attn_norm = AddNorm(config)
+        self.feed_forward = OneLayerFeedForward(config)
+        self.feed_forward_norm = AddNorm(config)
+
+    def forward(self, x, causal_mask, memory, source_mask, cache=None, output_attentions=False):
+        x, self_weights = self.self_attn_norm(x, lambda h: self.self_attn(h, causal_mask, cache=cache,
+                                                                           output_attentions=output_attentions))
+        x, cross_weights = self.cross_attn_norm(x, lambda h: self.cross_attn(h, source_mask, memory, cache,
+                                                                             output_attentions))
+        return self.feed_forward_norm(x, self.feed_forward)[0], self_weights, cross_weights
+
+
+def source_key_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> torch.BoolTensor:
+    """(B, 1, 1, S): True at real source tokens (every token when ``attention_mask`` is None)."""
+    if attention_mask is None:
+        return torch.ones(input_ids.shape[0], 1, 1, input_ids.shape[1], dtype=torch.bool, device=input_ids.device)
+    return attention_mask[:, None, None, :].bool()
+
+
+class Seq2SeqEncoder(nn.Module):
+    """Source embeddings -> ``encoder_layers`` encoder layers (-> a final LayerNorm when pre-norm)."""
+
+    main_input_name = "input_ids"  # generate() reads it
+
+    def __init__(self, config: OneLayerSeq2SeqConfig):
+        super().__init__()
+        self.embeddings = Seq2SeqEmbeddings(config, config.src_vocab_size or config.vocab_size)
+        self.layers = nn.ModuleList(EncoderLayer(config, i) for i in range(config.encoder_layers))
+        self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) \
+            if config.norm_position == "pre" else None
+
+    def forward(self, input_ids, attention_mask=None, output_attentions=False, output_hidden_states=False,
+                return_dict=True, **kwargs) -> BaseModelOutput:
+        mask = source_key_mask(attention_mask, input_ids)
+        x = self.embeddings(input_ids)  # (B, S, C)
+        states, attentions = [x], []
+        for layer in self.layers:
+            x, weights = layer(x, mask, output_attentions)
+            states.append(x)
+            attentions.append(weights)
+        if self.final_norm is not None:
+            x = states[-1] = self.final_norm(x)
+        return BaseModelOutput(last_hidden_state=x, hidden_states=tuple(states) if output_hidden_states else None,
+                               attentions=tuple(attentions) if output_attentions else None)
+
+
+class Seq2SeqDecoder(nn.Module):
+    """Target embeddings -> ``decoder_layers`` decoder layers (-> a final LayerNorm when pre-norm)."""
+
+    def __init__(self, config: OneLayerSeq2SeqConfig):
+        super().__init__()
+        self.embeddings = Seq2SeqEmbeddings(config, config.vocab_size)
+        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.decoder_layers))
+        self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) \
+            if config.norm_position == "pre" else None
+
+    def forward(self, input_ids, memory, source_mask, cache=None, output_attentions=False, output_hidden_states=False):
+        past = cache.get_seq_length() if cache is not None else 0
+        T = input_ids.shape[1]
+        x = self.embeddings(input_ids, past)  # (B, T, C)
+        keys = torch.arange(past + T, device=input_ids.device)
+        causal = (keys[None, :] <= past + torch.arange(T, device=input_ids.device)[:, None])[None, None]  # (1, 1, T, past+T)
+        states, self_attentions, cross_attentions = [x], [], []
+        for layer in self.layers:
+            x, self_weights, cross_weights = layer(x, causal, memory, source_mask, cache, output_attentions)
+            states.append(x)
+            self_attentions.append(self_weights)
+            cross_attentions.append(cross_weights)
+        if self.final_norm is not None:
+            x = states[-1] = self.final_norm(x)
+        return x, tuple(states), tuple(self_attentions), tuple(cross_attentions)
+
+
+class OneLayerSeq2SeqPreTrainedModel(ReapplyFreezingOnLoad, PreTrainedModel):
+    config_class = OneLayerSeq2SeqConfig
+    config: OneLayerSeq2SeqConfig
+    base_model_prefix = "seq2seq"
+    main_input_name = "input_ids"
+    _supports_sdpa = True
+    _can_compile_fullgraph = False
+    # forward takes no **kwargs, so Trainer never rescales the loss by the number of processes
+    accepts_loss_kwargs = False
+
+
+def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
+    """Decoder inputs from labels: ``<s>`` first, each label one step later, -100 read as padding."""
+    shifted = labels.new_full(labels.shape, pad_token_id)
+    shifted[:, 1:] = labels[:, :-1]
+    shifted[:, 0] = decoder_start_token_id
+    return shifted.masked_fill(shifted == -100, pad_token_id)
+
+
+class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, GenerationMixin):
+    """Encoder (source) + decoder (target so far) -> a linear head over the target vocabulary."""
+
+    def __init__(self, config: OneLayerSeq2SeqConfig):
+        super().__init__(config)
+        self.encoder = Seq2SeqEncoder(config)
+        self.decoder = Seq2SeqDecoder(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        # tie_word_embeddings: the head is the decoder's embedding, and a joint vocabulary (no
+        # src_vocab_size) gives the encoder the same table
+        self._tied_weights_keys = {"lm_head.weight": "decoder.embeddings.embed_tokens.weight"}
+        if config.src_vocab_size is None:
+            self._tied_weights_keys["encoder.embeddings.embed_tokens.weight"] = "decoder.embeddings.embed_tokens.weight"
+        self.post_init()
+        self.apply_freezing()
+
+    def apply_freezing(self):
+        """Fix the source / target token embeddings when the config says so (Trainer skips frozen weights)."""
+        self.encoder.embeddings.embed_tokens.weight.requires_grad_(not self.config.freeze_src_embeddings)
+        self.decoder.embeddings.embed_tokens.weight.requires_grad_(not self.config.freeze_tgt_embeddings)
+        self.lm_head.weight.requires_grad_(not self.config.freeze_tgt_embeddings)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.encoder.embeddings.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.encoder.embeddings.embed_tokens = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def get_encoder(self, modality: str | None = None) -> Seq2SeqEncoder:
+        return self.encoder
+
+    def get_decoder(self) -> Seq2SeqDecoder:
+        return self.decoder
+
+    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: BaseModelOutput | tuple | None = None,
+        cache: Cache | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        loss_positions_only: bool = False,  # no "label" in the name: Trainer would take it for a label column
+        smoothing: float = 0.0,
+    ) -> Seq2SeqLMOutput | tuple:
+        r"""
+        input_ids, attention_mask: (B, S) source ids and 1 for real tokens, 0 for padding.
+        decoder_input_ids: (B, T) the target so far, starting with ``decoder_start_token_id``; made from
+            ``labels`` by shifting them one step right when not given. ``decoder_attention_mask`` is
+            accepted and not needed: the causal mask already keeps real positions from seeing the
+            right padding.
+        labels: (B, T) the target ids to predict, -100 where nothing is scored.
+        cache: an ``EncoderDecoderCache`` (made when ``use_cache`` and none is given); ``generate`` passes
+            only the new decoder tokens together with it.
+        loss_positions_only: training's path: the head and cross-entropy run fused, only at labelled
+            positions (:class:`LinearCrossEntropy`); the loss is the same and ``logits`` is None.
+        smoothing: label smoothing of that training loss (only with ``loss_positions_only``).
+        """
+        config = self.config
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        return_dict = config.return_dict if return_dict is None else return_dict
+        if smoothing and not loss_positions_only:
+            raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
+        if labels is not None:
+            use_cache = False
+            if decoder_input_ids is None:
+                decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
+        if decoder_input_ids is None:
+            raise ValueError("forward needs decoder_input_ids or labels (generate() makes them itself)")
+        use_cache = config.use_cache if use_cache is None else use_cache
+        if use_cache and cache is None:
+            cache = EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
+        if not use_cache:
+            cache = None
+
+        if encoder_outputs is None:
+            if input_ids is None:
+                raise ValueError("forward needs input_ids or encoder_outputs")
+            encoder_outputs = self.encoder(input_ids, attention_mask, output_attentions, output_hidden_states)
+        elif isinstance(encoder_outputs, tuple):
+            encoder_outputs = BaseModelOutput(*encoder_outputs)
+        memory = encoder_outputs.last_hidden_state  # (B, S, C)
+        source_mask = source_key_mask(attention_mask, memory[..., 0])
+
+        hidden, states, self_attentions, cross_attentions = self.decoder(
+            decoder_input_ids, memory, source_mask, cache, output_attentions, output_hidden_states)  # (B, T, C)
+        loss = logits = None
+        if loss_positions_only:
+            if labels is None:
+                raise ValueError("loss_positions_only=True needs labels")
+            labelled = labels != -100  # the head runs only where there is a token to predict
+            loss = LinearCrossEntropy.apply(hidden[labelled], self.lm_head.weight, None, labels[labelled],
+                                            float(smoothing))
+        else:
+            logits = self.lm_head(hidden)  # (B, T, V)
+            if labels is not None:
+                loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+
+        output = Seq2SeqLMOutput(
+            loss=loss, logits=logits, cache=cache,
+            decoder_hidden_states=states if output_hidden_states else None,
+            decoder_attentions=self_attentions if output_attentions else None,
+            cross_attentions=cross_attentions if output_attentions else None,
+            encoder_last_hidden_state=memory, encoder_hidden_states=encoder_outputs.hidden_states,
+            encoder_attentions=encoder_outputs.attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+__all__ = ["OneLayerSeq2SeqForConditionalGeneration", "OneLayerSeq2SeqPreTrainedModel", "shift_tokens_right"]

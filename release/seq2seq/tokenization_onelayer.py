@@ -1,0 +1,233 @@
+"""One tokenizer object for both sides of the translator, the way Marian's tokenizer works.
+
+``tok(texts)`` encodes German sources, ``tok(text_target=texts)`` encodes English targets (as
+``labels``), and ``tok.batch_decode(ids, skip_special_tokens=True)`` gives readable English.
+Each side is a `tokenizers` model (Unicode NFKC + lowercase, words split from punctuation) trained
+on the training split by :meth:`train_new`: word-level with ``min_frequency=2`` (the course's
+vocabulary, the default), or sub-word WordPiece (``model="wordpiece"``, BERT-style ``##``
+continuation pieces, ``vocab_size`` types per side) so that rare words are spelled from pieces
+instead of becoming ``<unk>``. ``model="bpe"`` trains one joint, cased BPE vocabulary of both
+languages (SentencePiece-style ``▁`` word starts, NFKC only) for both sides: the encoder–decoder's.
+
+This file is copied into every saved folder (remote code), so it imports only third-party
+libraries, never ``hf_onelayer`` by name.
+"""
+
+import os
+import re
+
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers.models import BPE, WordLevel, WordPiece
+from tokenizers.trainers import BpeTrainer, WordLevelTrainer, WordPieceTrainer
+from transformers import PreTrainedTokenizer
+
+SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>")
+TOKENIZER_MODELS = ("word", "wordpiece", "bpe")
+CONTINUATION = "##"  # WordPiece prefix of a piece that continues the previous one
+
+# Detokenisation of word-level English: no space before closing punctuation, none after opening
+# brackets, contractions and hyphenated words re-joined.
+_DETOKENIZE = (
+    (re.compile(r" ([.,!?;:%)\]}])"), r"\1"),
+    (re.compile(r"([(\[{]) "), r"\1"),
+    (re.compile(r" ' (s|t|re|ve|ll|d|m)\b"), r"'\1"),
+    (re.compile(r"(\w) - (\w)"), r"\1-\2"),
+)
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Readable text from tokens: WordPiece ``##`` pieces joined to the piece before, then the rules above."""
+    text = " ".join(tokens).replace(" " + CONTINUATION, "")
+    if text.startswith(CONTINUATION):
+        text = text[len(CONTINUATION):]
+    for pattern, replacement in _DETOKENIZE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def word_splitter():
+    """(normalizer, pre-tokenizer): NFKC + lowercase, then words split from punctuation."""
+    return normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()]), pre_tokenizers.BertPreTokenizer()
+
+
+def train_word_level(texts, min_frequency: int = 2) -> Tokenizer:
+    """A word-level `tokenizers.Tokenizer` trained on ``texts``; special tokens get ids 0-3."""
+    tokenizer = Tokenizer(WordLevel(unk_token="<unk>"))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = word_splitter()
+    trainer = WordLevelTrainer(min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS), show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def train_wordpiece(texts, vocab_size: int = 8000, min_frequency: int = 2) -> Tokenizer:
+    """A WordPiece `tokenizers.Tokenizer` (``##`` continuation pieces) of at most ``vocab_size`` types.
+
+    Same normalisation and word splitting as :func:`train_word_level`; special tokens get ids 0-3.
+    ``min_frequency`` applies to the pieces, so a rare word is spelled from frequent pieces.
+    """
+    tokenizer = Tokenizer(WordPiece(unk_token="<unk>", continuing_subword_prefix=CONTINUATION))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = word_splitter()
+    # for users of the raw `tokenizers` file; OneLayerTranslatorTokenizer decodes with detokenize(), which
+    # also drops the prefix of a continuation piece predicted first (this decoder keeps it)
+    tokenizer.decoder = decoders.WordPiece(prefix=CONTINUATION)
+    trainer = WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
+                               continuing_subword_prefix=CONTINUATION, show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def train_joint_bpe(texts, vocab_size: int = 8000, min_frequency: int = 2) -> Tokenizer:
+    """One cased BPE `tokenizers.Tokenizer` of at most ``vocab_size`` types for both languages.
+
+    NFKC only (case kept), words marked by a leading ``▁`` (Metaspace) and punctuation split off, so
+    the Metaspace decoder gives the plain text back; special tokens get ids 0-3.
+    """
+    tokenizer = Tokenizer(BPE(unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
+                         show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
+    """Source (German) and target (English) word-level vocabularies behind one Hugging Face tokenizer.
+
+    Both vocabularies give the special tokens the same ids: <pad>=0, <unk>=1, <s>=2, </s>=3.
+    Encoded sequences are ``<s> w1 ... wn </s>``. Ids are decoded with the target vocabulary
+    (outputs are English); :meth:`convert_source_ids_to_tokens` reads source ids.
+    """
+
+    vocab_files_names = {
+        "source_tokenizer_file": "source_tokenizer.json",
+        "target_tokenizer_file": "target_tokenizer.json",
+    }
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def __init__(
+        self,
+        source_tokenizer_file: str | None = None,
+        target_tokenizer_file: str | None = None,
+        source_tokenizer: Tokenizer | None = None,
+        target_tokenizer: Tokenizer | None = None,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        min_frequency: int | None = None,
+        **kwargs,
+    ):
+        self.min_frequency = min_frequency  # recorded in tokenizer_config.json
+        self.source = source_tokenizer if source_tokenizer is not None else _load(source_tokenizer_file, "source")
+        self.target = target_tokenizer if target_tokenizer is not None else _load(target_tokenizer_file, "target")
+        for token in (pad_token, unk_token, bos_token, eos_token):
+            ids = (self.source.token_to_id(str(token)), self.target.token_to_id(str(token)))
+            if ids[0] is None or ids[0] != ids[1]:
+                raise ValueError(
+                    f"special token {token!r} must have the same id in both vocabularies, got source/target ids {ids}"
+                )
+        self._current = self.source
+        kwargs.setdefault("special_tokens_pattern", "bos_eos")
+        kwargs.setdefault("clean_up_tokenization_spaces", False)
+        super().__init__(pad_token=pad_token, unk_token=unk_token, bos_token=bos_token, eos_token=eos_token,
+                         min_frequency=min_frequency, **kwargs)
+
+    @classmethod
+    def train_new(cls, source_texts, target_texts, min_frequency: int = 2, model: str = "word",
+                  vocab_size: int = 8000, **kwargs) -> "OneLayerTranslatorTokenizer":
+        """Train both vocabularies (use the training split only).
+
+        ``model``: ``"word"`` (word-level, words seen fewer than ``min_frequency`` times are ``<unk>``),
+        ``"wordpiece"`` (sub-word pieces, at most ``vocab_size`` types per side) or ``"bpe"`` (one
+        joint cased vocabulary of ``vocab_size`` types for both sides).
+        """
+        if model == "bpe":
+            source = target = train_joint_bpe(list(source_texts) + list(target_texts), vocab_size, min_frequency)
+        elif model == "word":
+            source, target = (train_word_level(texts, min_frequency) for texts in (source_texts, target_texts))
+        elif model == "wordpiece":
+            source, target = (train_wordpiece(texts, vocab_size, min_frequency) for texts in (source_texts, target_texts))
+        else:
+            raise ValueError(f"tokenizer model must be one of {TOKENIZER_MODELS}, got {model!r}")
+        return cls(source_tokenizer=source, target_tokenizer=target, min_frequency=min_frequency, **kwargs)
+
+    @property
+    def tokenizer_model(self) -> str:
+        """``"bpe"``, ``"wordpiece"`` or ``"word"``, read from the target vocabulary's `tokenizers` model."""
+        return {BPE: "bpe", WordPiece: "wordpiece"}.get(type(self.target.model), "word")
+
+    @property
+    def is_joint(self) -> bool:
+        """One vocabulary for both sides (ids mean the same token in German and English)."""
+        return self.source is self.target or self.source.to_str() == self.target.to_str()
+
+    # Marian-style switching: PreTrainedTokenizerBase.__call__ calls these around text_target.
+    def _switch_to_input_mode(self):
+        self._current = self.source
+
+    def _switch_to_target_mode(self):
+        self._current = self.target
+
+    @property
+    def vocab_size(self) -> int:
+        """Size of the side in use: the source vocabulary, except while encoding ``text_target``."""
+        return self._current.get_vocab_size(with_added_tokens=True)
+
+    @property
+    def src_vocab_size(self) -> int:
+        return self.source.get_vocab_size(with_added_tokens=True)
+
+    @property
+    def tgt_vocab_size(self) -> int:
+        return self.target.get_vocab_size(with_added_tokens=True)
+
+    def get_vocab(self) -> dict[str, int]:
+        return self._current.get_vocab(with_added_tokens=True)
+
+    def _tokenize(self, text: str, **kwargs) -> list[str]:
+        return self._current.encode(text, add_special_tokens=False).tokens
+
+    def _convert_token_to_id(self, token: str) -> int:
+        index = self._current.token_to_id(token)
+        return self.source.token_to_id(str(self.unk_token)) if index is None else index
+
+    def _convert_id_to_token(self, index: int) -> str:
+        token = self.target.id_to_token(index)
+        return str(self.unk_token) if token is None else token
+
+    def convert_source_ids_to_tokens(self, ids: list[int]) -> list[str]:
+        """Source (German) tokens of ``ids``, e.g. to label attention heatmaps."""
+        return [self.source.id_to_token(int(i)) or str(self.unk_token) for i in ids]
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        if isinstance(self.target.decoder, decoders.Metaspace):
+            return self.target.decoder.decode(tokens)  # "▁A ▁dog" -> "A dog": the text as it was
+        return detokenize(tokens)
+
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
+        prefix = f"{filename_prefix}-" if filename_prefix else ""
+        paths = []
+        for name, tokenizer in (("source_tokenizer_file", self.source), ("target_tokenizer_file", self.target)):
+            path = os.path.join(save_directory, prefix + self.vocab_files_names[name])
+            tokenizer.save(path)
+            paths.append(path)
+        return tuple(paths)
+
+
+def _load(path: str | None, side: str) -> Tokenizer:
+    if path is None:
+        raise ValueError(
+            f"OneLayerTranslatorTokenizer needs a {side} tokenizer: pass {side}_tokenizer_file or {side}_tokenizer, "
+            "or build one with OneLayerTranslatorTokenizer.train_new"
+        )
+    try:
+        return Tokenizer.from_file(path)
+    except Exception as error:  # tokenizers raises a bare Exception on unreadable files
+        raise ValueError(f"{path}: not a readable `tokenizers` JSON file ({error})") from error
+
+
+__all__ = [
+    "OneLayerTranslatorTokenizer", "train_word_level", "train_wordpiece", "train_joint_bpe", "detokenize", "SPECIAL_TOKENS",
+]
