@@ -31,6 +31,7 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments
 from hf_onelayer.data import load_local_folder, tokenize_split
 from hf_onelayer.metrics import perplexity, preprocess_logits_for_metrics
 from hf_onelayer.models.tokenization_onelayer import OneLayerTranslatorTokenizer
+from hf_onelayer.utils import first
 
 
 @dataclass
@@ -86,8 +87,7 @@ def main(argv=None) -> dict:
     (args,) = HfArgumentParser(ReferenceArguments).parse_args_into_dataclasses(args=argv)
     torch.manual_seed(args.seed)
     raw = load_local_folder(args.data_dir, splits=("train", "validation"))
-    if args.max_train_samples:
-        raw["train"] = raw["train"].select(range(args.max_train_samples))
+    raw["train"] = first(raw["train"], args.max_train_samples)
     tok = OneLayerTranslatorTokenizer.train_new(raw["train"]["de"], raw["train"]["en"], min_frequency=2,
                                                 model_max_length=64)
     train = tokenize_split(raw["train"], tok, 64, desc="tokenize train").dataset

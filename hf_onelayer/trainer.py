@@ -92,6 +92,10 @@ class Seq2SeqTranslationTrainer(FusedLossMixin, Seq2SeqTrainer):
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix="eval"):
+        # Seq2SeqTrainer gathers with plain `gather`, which under DDP keeps the samples repeated to even out
+        # the last batch; `gather_for_metrics` drops them, so compute_metrics sees each sentence once.
+        # (The perplexity's token sums below still count those few repeats.)
+        self.gather_function = self.accelerator.gather_for_metrics
         self._nll.zero_()
         output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
         nll, tokens = self.accelerator.reduce(self._nll.to(self.args.device), reduction="sum").tolist()
