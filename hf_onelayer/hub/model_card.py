@@ -80,7 +80,8 @@ FAMILIES = {
             "The model emits one English token per input position and cannot reorder words, so it fails where "
             "English word order differs from German (verb-final subordinate clauses, separable verbs), and it does "
             "not know when a sentence needs more or fewer words than the source."),
-        decoding="the greedy translations", last_column="token accuracy", best_metric="perplexity"),
+        decoding="the greedy translations", last_column="token accuracy", best_metric="perplexity",
+        example_output="greedy output"),
     "onelayer_seq2seq": dict(
         title="One-layer encoder–decoder translator",
         description=(
@@ -99,7 +100,7 @@ FAMILIES = {
             "One layer on each side and 29,000 training pairs of image captions: it knows the vocabulary of "
             "Flickr captions and little else."),
         decoding="beam-search translations (greedy in the last column)", last_column="greedy BLEU",
-        best_metric="BLEU"),
+        best_metric="BLEU", example_output="beam-5 output"),
 }
 
 
@@ -151,14 +152,15 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
     example_text = ""
     length_table = _length_table(metrics)
     if examples:
-        example_text = ("\nExamples (greedy output of this model on test_2016_flickr; the first rows are where it does "
+        example_text = (f"\nExamples ({family['example_output']} of this model on test_2016_flickr; the first rows are where it does "
                         "best, the last where it does worst by sentence chrF):\n\n| German | reference | model |\n"
                         "| --- | --- | --- |\n")
         example_text += "\n".join(f"| {de} | {en} | {out} |" for de, en, out in examples) + "\n"
     shape = dict(emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "",
                  heads=config["num_attention_heads"], norm=config.get("norm_position", "post"),
                  repo=repo or "PATH_OR_REPO_ID")
-    texts = {k: v.format(**shape) if k in ("description", "use") else v for k, v in family.items()}
+    texts = {k: v.format(**shape) if k in ("description", "use") else v for k, v in family.items()
+             if k != "example_output"}
     return ModelCard.from_template(
         card_data, template_str=TEMPLATE, command=command, **texts, results_table="\n".join(rows), best_epoch=_show(best),
         epochs=_show(metrics.get("epoch")), train_runtime=round(metrics.get("train_runtime", 0)),
