@@ -29,13 +29,15 @@ class ModelOptions:
     attn_implementation: str = field(default="sdpa", metadata={"help": "'sdpa' or 'eager'"})
     min_frequency: int = field(default=2, metadata={"help": "tokenizer: keep words (pieces) seen at least this often"})
     tokenizer_model: Literal[TOKENIZER_MODELS] = field(
-        default="word", metadata={"help": "'word' (word-level, the course's) or 'wordpiece' (sub-word pieces)"}
+        default="word", metadata={"help": "'word' (word-level, the course's), 'wordpiece' (sub-word pieces per side) "
+                                          "or 'bpe' (one joint cased sub-word vocabulary, the encoder-decoder's)"}
     )
-    tokenizer_vocab_size: int = field(default=8000, metadata={"help": "wordpiece: at most this many types per side"})
+    tokenizer_vocab_size: int = field(default=8000, metadata={"help": "wordpiece/bpe: at most this many types"})
     src_embeddings: str | None = field(
         default=None, metadata={"help": "initialise source embeddings: bert:PATH_OR_ID | glove:PATH | word2vec:PATH | fasttext:PATH"}
     )
-    tgt_embeddings: str | None = field(default=None, metadata={"help": "initialise the head's weights, same forms"})
+    tgt_embeddings: str | None = field(default=None, metadata={"help": "initialise the head's weights (tied: the "
+                                                                       "decoder's embedding too), same forms"})
     freeze_src_embeddings: bool = field(default=False, metadata={"help": "keep the source embeddings fixed"})
     freeze_tgt_embeddings: bool = field(default=False, metadata={"help": "keep the head's weights fixed"})
     embedding_projection: str = field(default="learned", metadata={"help": "'learned' projection or 'pca' when dims differ"})
