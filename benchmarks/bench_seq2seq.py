@@ -31,6 +31,7 @@ from hf_onelayer.factory import make_model
 from hf_onelayer.metrics import corpus_scores
 from hf_onelayer.models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from hf_onelayer.trainer import build_trainer
+from hf_onelayer.translation import load
 from hf_onelayer.utils import first
 
 CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training", "configs", "seq2seq.json")
@@ -44,6 +45,7 @@ class BenchArguments:
     beam_batch_size: int = 64
     forced_length: int = field(default=24, metadata={"help": "tokens per output in the same-work beam timing"})
     models: list[str] = field(default_factory=lambda: ["ours", "marian"], metadata={"help": "ours and/or marian"})
+    ours_from: str | None = field(default=None, metadata={"help": "time this trained folder as ours instead of training"})
     out: str = "runs/bench_seq2seq.json"
 
 
@@ -107,6 +109,18 @@ def main():
     results = {"threads": torch.get_num_threads(), "epochs": args.epochs, "train_pairs": len(train_raw)}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
+            if name == "ours" and args.ours_from:
+                model, trained_tokenizer = load(args.ours_from)
+                hypotheses, seconds = beam_translate(model, trained_tokenizer, raw["test"]["de"], args.beam_batch_size)
+                _, forced = beam_translate(model, trained_tokenizer, raw["test"]["de"], args.beam_batch_size,
+                                           args.forced_length)
+                results[name] = {"model": args.ours_from, "beam5_sentences_per_s": len(hypotheses) / seconds,
+                                 f"beam5_sentences_per_s_at_{args.forced_length}_tokens": len(hypotheses) / forced,
+                                 "beam5_output_tokens": sum(len(trained_tokenizer(text_target=h)["input_ids"]) - 2
+                                                            for h in hypotheses),
+                                 **{f"test_{k}": v for k, v in corpus_scores(hypotheses, raw["test"]["en"]).items()}}
+                print(name, json.dumps(results[name]))
+                continue
             set_seed(training_args.seed)
             ours = make_model(tokenizer, model_args, train_raw, training_args.seed)
             model = ours if name == "ours" else marian_like(ours)
