@@ -68,6 +68,15 @@ TARGETS = [
 ]
 
 
+def save_folder(model, tokenizer, folder: Path) -> dict:
+    """``save_pretrained`` of both into ``folder``; returns the saved config.json."""
+    import json
+
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return json.loads((folder / "config.json").read_text())
+
+
 @pytest.fixture()
 def small_tokenizer():
     from hf_onelayer import OneLayerTranslatorTokenizer

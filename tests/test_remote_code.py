@@ -5,7 +5,7 @@ import re
 
 import pytest
 import torch
-from conftest import SOURCES, TARGETS, load_in_fresh_process, tiny_model
+from conftest import SOURCES, TARGETS, load_in_fresh_process, save_folder, tiny_model
 
 from hf_onelayer import OneLayerTranslatorConfig, OneLayerTranslatorTokenizer
 
@@ -16,10 +16,7 @@ def test_remote_code_round_trip_in_a_fresh_process(tokenizer_model, tmp_path):
                                                             model=tokenizer_model, vocab_size=80)
     model = tiny_model(src_vocab_size=small_tokenizer.src_vocab_size, tgt_vocab_size=small_tokenizer.tgt_vocab_size)
     folder = tmp_path / "model"
-    model.save_pretrained(folder)
-    small_tokenizer.save_pretrained(folder)
-
-    config = json.loads((folder / "config.json").read_text())
+    config = save_folder(model, small_tokenizer, folder)
     assert config["auto_map"] == {"AutoConfig": "configuration_onelayer.OneLayerTranslatorConfig",
                                   "AutoModel": "modeling_onelayer.OneLayerTranslatorModel"}
     tok_config = json.loads((folder / "tokenizer_config.json").read_text())

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO
+from conftest import REPO, save_folder
 
 from hf_onelayer import OneLayerSeq2SeqConfig, OneLayerSeq2SeqForConditionalGeneration
 
@@ -265,9 +265,7 @@ def test_remote_code_round_trip_includes_generate(tmp_path):
                                                       vocab_size=60, min_frequency=1)
     assert tokenizer.is_joint and tokenizer.tgt_vocab_size <= 60
     folder = tmp_path / "model"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    config = json.loads((folder / "config.json").read_text())
+    config = save_folder(model, tokenizer, folder)
     assert config["auto_map"] == {"AutoConfig": "configuration_seq2seq.OneLayerSeq2SeqConfig",
                                   "AutoModelForSeq2SeqLM": "modeling_seq2seq.OneLayerSeq2SeqForConditionalGeneration"}
     for name in ("configuration_seq2seq.py", "modeling_seq2seq.py", "configuration_onelayer.py", "modeling_onelayer.py",
