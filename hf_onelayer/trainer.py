@@ -18,10 +18,9 @@ import torch
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer
 
 from .data import TranslationCollator, load_translation_data, tokenize_split
-from .factory import make_model
+from .factory import CONFIGS, make_model
 from .hub.model_card import build_card
 from .metrics import GeneratedTranslationMetrics, TranslationMetrics, preprocess_logits_for_metrics
-from .models.configuration_onelayer import OneLayerTranslatorConfig
 from .models.pipeline_onelayer import OneLayerTranslationPipeline
 from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from .utils import first
@@ -150,7 +149,7 @@ def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslato
             tokenizer = OneLayerTranslatorTokenizer.train_new(
                 train_split["de"], train_split["en"], min_frequency=model_args.min_frequency,
                 model=model_args.tokenizer_model, vocab_size=model_args.tokenizer_vocab_size,
-                model_max_length=model_args.max_position_embeddings or OneLayerTranslatorConfig().max_position_embeddings,
+                model_max_length=model_args.max_position_embeddings or CONFIGS[model_args.model_type]().max_position_embeddings,
             )
             tokenizer.save_pretrained(path)
         else:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field, replace
 from ..arguments import ModelArguments
 from ..data import load_translation_data, tokenize_split
 from ..factory import CONFIGS, make_model
-from ..models.configuration_onelayer import OneLayerTranslatorConfig
 from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from ..trainer import Seq2SeqTranslationTrainer, TranslationTrainer, build_trainer, use_metrics_for
 from ..utils import first
@@ -246,7 +245,7 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
                                 data_args.validation_file, data_args.test_file)
     raw["train"] = first(raw["train"], data_args.max_train_samples)
     raw["validation"] = first(raw["validation"], data_args.max_eval_samples)
-    max_length = model_args.max_position_embeddings or OneLayerTranslatorConfig().max_position_embeddings
+    max_length = model_args.max_position_embeddings or CONFIGS[model_args.model_type]().max_position_embeddings
     search_data = SearchData(raw, max_length, model_args)
     # pretrained initialisers serve the course model only so far
     choices = embedding_choices(search_args) if metric == "perplexity" else {"random": {}}
