@@ -46,6 +46,7 @@ class BenchArguments:
     forced_length: int = field(default=24, metadata={"help": "tokens per output in the same-work beam timing"})
     models: list[str] = field(default_factory=lambda: ["ours", "marian"], metadata={"help": "ours and/or marian"})
     ours_from: str | None = field(default=None, metadata={"help": "time this trained folder as ours instead of training"})
+    profile: bool = field(default=False, metadata={"help": "with --ours_from: print where a beam-5 step spends its time"})
     out: str = "runs/bench_seq2seq.json"
 
 
@@ -98,6 +99,18 @@ def beam_translate(model, tokenizer, sentences, batch_size, length: int | None =
     return out, time.perf_counter() - start
 
 
+@torch.inference_mode()
+def profile_beam(model, tokenizer, sentences, steps: int = 20) -> str:
+    """``torch.profiler`` table of one batch translated with beam 5, every output ``steps`` tokens long."""
+    from torch.profiler import ProfilerActivity, profile
+
+    enc = tokenizer(sentences, padding=True, return_tensors="pt")
+    model.generate(**enc, num_beams=5, min_new_tokens=steps, max_new_tokens=steps)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        model.generate(**enc, num_beams=5, min_new_tokens=steps, max_new_tokens=steps)
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
+
+
 def main():
     (args,) = HfArgumentParser(BenchArguments).parse_args_into_dataclasses()
     model_args, training_args = parse((ModelArguments, OneLayerTrainingArguments), [CONFIG], "bench", allow_remaining=True)[:2]
@@ -120,6 +133,8 @@ def main():
                                                             for h in hypotheses),
                                  **{f"test_{k}": v for k, v in corpus_scores(hypotheses, raw["test"]["en"]).items()}}
                 print(name, json.dumps(results[name]))
+                if args.profile:
+                    print(profile_beam(model, trained_tokenizer, raw["test"]["de"][: args.beam_batch_size]))
                 continue
             set_seed(training_args.seed)
             ours = make_model(tokenizer, model_args, train_raw, training_args.seed)
