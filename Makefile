@@ -8,7 +8,7 @@ OUTPUT ?= runs/default
 ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install train train-seq2seq test bench release release-seq2seq search attention-report clean
+.PHONY: install train train-seq2seq test bench release release-seq2seq search search-seq2seq attention-report clean
 
 install: $(STAMP)
 
@@ -41,6 +41,15 @@ search: $(STAMP) runs/vectors/pretrain_vectors.json
 
 runs/vectors/pretrain_vectors.json: | $(STAMP)
 	$(PY) -m hf_onelayer.cli pretrain-vectors --data_dir $(DATA) --out runs/vectors
+
+# The encoder-decoder's search: val BLEU (greedy) after a 4-epoch budget per trial, random embeddings.
+SEARCH_SEQ2SEQ ?= runs/search_seq2seq
+search-seq2seq: $(STAMP)
+	$(PY) -m hf_onelayer.cli search training/configs/seq2seq.json --data_dir $(DATA) --output_dir $(SEARCH_SEQ2SEQ) \
+		--num_train_epochs 4 --n_trials 12 --timeout_s 3300 --disable_tqdm true \
+		--enqueue training/configs/seq2seq_search_seeds.json
+	$(PY) -m hf_onelayer.cli search training/configs/seq2seq.json --output_dir $(SEARCH_SEQ2SEQ) \
+		--report_dir reports/hparam_search_seq2seq
 
 # Train the tuned course-model configuration and publish it as release/course.
 TUNED ?= training/configs/tuned.json

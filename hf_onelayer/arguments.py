@@ -5,6 +5,7 @@ Every command takes flags, or one JSON file first and flags after it that overri
 """
 
 import json
+import os
 import typing
 from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Literal
@@ -13,6 +14,7 @@ import torch
 from transformers import HfArgumentParser, Seq2SeqTrainingArguments
 
 from .data import DEFAULT_HUB_DATASET
+from .errors import UserError
 from .factory import CONFIGS
 from .models.tokenization_onelayer import TOKENIZER_MODELS
 from .utils import command_argv
@@ -109,6 +111,9 @@ class OneLayerTrainingArguments(Seq2SeqTrainingArguments):
     greater_is_better: bool | None = False
     logging_steps: float = 50
     report_to: None | str | list[str] = "tensorboard"
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "train into an output_dir that already holds a run (else refused)"}
+    )
     # Without it, two processes from `accelerate launch --multi_gpu` on a CPU-only machine each train
     # alone (transformers leaves DDP off); with it they form one gloo DDP group.
     use_cpu: bool = not torch.cuda.is_available()
@@ -116,13 +121,15 @@ class OneLayerTrainingArguments(Seq2SeqTrainingArguments):
 
 def json_to_argv(path: str) -> list[str]:
     """A flat JSON object -> ``--key value`` flags (lists expand, booleans become true/false)."""
-    with open(path, encoding="utf-8") as handle:
-        try:
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
             config = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot read the JSON config ({error.strerror if isinstance(error, OSError) else error})") from None
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a JSON object of argument names to values")
+        raise UserError(f"{path}: expected a JSON object of argument names to values")
     argv = []
     for key, value in config.items():
         if isinstance(value, bool):
@@ -136,11 +143,57 @@ def json_to_argv(path: str) -> list[str]:
 
 def parse(dataclass_types, argv: list[str] | None, prog: str, allow_remaining: bool = False):
     """Parse ``argv`` (None: the process's arguments); a leading ``*.json`` file gives defaults that later flags override."""
-    parser = HfArgumentParser(dataclass_types, prog=prog)
+    parser = Parser(dataclass_types, prog=prog)
     argv = command_argv(argv)
     if argv and argv[0].endswith(".json"):
         argv = json_to_argv(argv[0]) + argv[1:]
-    if allow_remaining:
-        return parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
-    return parser.parse_args_into_dataclasses(args=argv)
+    try:
+        return parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=allow_remaining)
+    except UserError:
+        raise
+    except (ValueError, TypeError) as error:  # a dataclass's __post_init__ refusing a combination of flags
+        raise UserError(str(error)) from None
 
+
+class Parser(HfArgumentParser):
+    """HfArgumentParser whose refusals raise ``UserError`` (one line in the CLI) instead of printing usage."""
+
+    def error(self, message):
+        raise UserError(f"{message} (--help lists the flags)")
+
+
+
+def check_training(model_args, data_args, training_args) -> None:
+    """Refuse bad flags before any data is read or tokenizer trained: ``UserError`` naming the flag."""
+    from .embeddings.vectors import parse_spec
+
+    CONFIGS[model_args.model_type](**model_args.architecture())  # OneLayerConfigError names the field
+    for flag in ("src_embeddings", "tgt_embeddings"):
+        spec = getattr(model_args, flag)
+        if spec:
+            try:
+                parse_spec(spec)
+            except ValueError as error:
+                raise UserError(f"--{flag}: {error}") from None
+    at_least_one = {
+        "per_device_train_batch_size": training_args.per_device_train_batch_size,
+        "per_device_eval_batch_size": training_args.per_device_eval_batch_size,
+        "pad_to_multiple_of": data_args.pad_to_multiple_of, "fixed_length": data_args.fixed_length,
+        "max_train_samples": data_args.max_train_samples, "max_eval_samples": data_args.max_eval_samples,
+        "min_frequency": model_args.min_frequency, "tokenizer_vocab_size": model_args.tokenizer_vocab_size,
+    }
+    for flag, value in at_least_one.items():
+        if value is not None and value < 1:
+            raise UserError(f"--{flag} must be >= 1, got {value}")
+    if training_args.max_steps <= 0 and not 0 < training_args.num_train_epochs < float("inf"):
+        raise UserError(f"--num_train_epochs must be finite and > 0 (or give --max_steps), "
+                        f"got {training_args.num_train_epochs}")
+    if not 0 <= training_args.learning_rate < float("inf"):
+        raise UserError(f"--learning_rate must be finite and >= 0, got {training_args.learning_rate}")
+    files = [f"--{name}" for name in ("train_file", "validation_file", "test_file") if getattr(data_args, name)]
+    if data_args.data_dir and files:
+        raise UserError(f"--data_dir and {', '.join(files)}: give a folder or JSON-lines files, not both")
+    for name in ("data_dir", "train_file", "validation_file", "test_file"):
+        path = getattr(data_args, name)
+        if path and not os.path.exists(path):
+            raise UserError(f"--{name} {path}: no such {'folder' if name == 'data_dir' else 'file'}")

@@ -1,8 +1,13 @@
-"""``hf-onelayer COMMAND [ARGS]``: each command parses its own arguments with HfArgumentParser."""
+"""``hf-onelayer COMMAND [ARGS]``: each command parses its own arguments with HfArgumentParser.
+
+A user error (bad flag, file, config value; see ``errors.py``) ends with one line on stderr and exit
+code 2; ``--debug`` anywhere on the line shows the traceback instead.
+"""
 
 import importlib
 import sys
 
+from .errors import is_user_error, report
 from .utils import command_argv
 
 COMMANDS = {
@@ -17,14 +22,30 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None):
+def main(argv: list[str] | None = None) -> int:
     argv = command_argv(argv)
     if not argv or argv[0] not in COMMANDS:
         lines = [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
-        print("usage: hf-onelayer COMMAND [--help] [ARGS]\n\ncommands:\n" + "\n".join(lines), file=sys.stderr)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    module = importlib.import_module(COMMANDS[argv[0]][0])
-    module.main(argv[1:])
+        usage = "usage: hf-onelayer COMMAND [--help] [--debug] [ARGS]\n\ncommands:\n" + "\n".join(lines)
+        if argv and argv[0] in ("-h", "--help"):
+            print(usage)
+            return 0
+        print(f"hf-onelayer: unknown command {argv[0]!r}; one of {', '.join(COMMANDS)}" if argv else usage,
+              file=sys.stderr)
+        return 2
+    return run(argv[0], argv[1:])
+
+
+def run(command: str, argv: list[str]) -> int:
+    """Run one command; a user error becomes one line on stderr and exit code 2 (unless ``--debug``)."""
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        importlib.import_module(COMMANDS[command][0]).main(argv)
+    except Exception as error:
+        if debug or not is_user_error(error):
+            raise
+        return report(f"hf-onelayer {command}", error)
     return 0
 
 

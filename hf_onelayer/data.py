@@ -20,6 +20,7 @@ import torch
 from datasets import Dataset, DatasetDict, load_dataset
 
 from .models.modeling_onelayer import decode_length
+from .errors import UserError
 from .utils import utf8_lines
 
 logger = logging.getLogger(__name__)
@@ -33,15 +34,13 @@ SPLIT_ALIASES = {"train": "train", "val": "validation", "validation": "validatio
                  "test_2016_flickr": "test"}
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A data file is malformed; the message names the file and line."""
 
 
 def canonical_split(name: str) -> str:
-    try:
-        return SPLIT_ALIASES[name]
-    except KeyError:
-        raise ValueError(f"unknown split {name!r}; use one of {sorted(SPLIT_ALIASES)}") from None
+    """The DatasetDict key of a split a user names: train/validation/test, or any other file stem as is."""
+    return SPLIT_ALIASES.get(name, name)
 
 
 def _read_lines(path: str) -> list[str]:
@@ -86,16 +85,19 @@ def read_jsonl(path: str) -> Dataset:
 
 
 def load_local_folder(data_dir: str, splits=("train", "validation", "test")) -> DatasetDict:
+    """The ``splits`` of a folder of raw files: train/val(idation)/test, or any NAME with NAME.de and NAME.en
+    (e.g. test_2017_flickr); only the named splits are read."""
     if not os.path.isdir(data_dir):
-        raise FileNotFoundError(f"data_dir {data_dir!r} is not a folder")
+        raise DataError(f"--data_dir {data_dir}: not a folder")
     out = {}
     for split in splits:
-        stem = os.path.join(data_dir, RAW_SPLIT_FILES[split])
+        key = canonical_split(split)
+        stem = os.path.join(data_dir, RAW_SPLIT_FILES.get(key, split))
         paths = (f"{stem}.{SOURCE_LANG}", f"{stem}.{TARGET_LANG}")
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:
-            raise FileNotFoundError(f"{data_dir}: missing {', '.join(missing)} for split {split!r}")
-        out[split] = read_parallel_files(*paths)
+            raise DataError(f"{data_dir}: missing {', '.join(missing)} for split {split!r}")
+        out[key] = read_parallel_files(*paths)
     return DatasetDict(out)
 
 
@@ -126,14 +128,23 @@ def load_translation_data(
     train_file: str | None = None,
     validation_file: str | None = None,
     test_file: str | None = None,
+    splits=("train", "validation", "test"),
 ) -> DatasetDict:
-    """Load from JSON lines if any file is given, else a local folder, else the Hub id."""
+    """Load from JSON lines if any file is given, else the ``splits`` of a local folder, else the Hub id."""
     files = {"train": train_file, "validation": validation_file, "test": test_file}
     if any(files.values()):
+        if data_dir:
+            raise DataError("--data_dir and JSON-lines files (--train_file ...): give one source of data, not both")
         return DatasetDict({split: read_jsonl(path) for split, path in files.items() if path})
     if data_dir:
-        return load_local_folder(data_dir)
-    return load_hub_dataset(dataset_name or DEFAULT_HUB_DATASET)
+        return load_local_folder(data_dir, splits)
+    dataset = load_hub_dataset(dataset_name or DEFAULT_HUB_DATASET)
+    keys = [canonical_split(s) for s in splits]
+    missing = [k for k in keys if k not in dataset]
+    if missing:
+        raise DataError(f"Hub dataset {dataset_name or DEFAULT_HUB_DATASET!r} has no split {missing[0]!r} "
+                        f"(it has {', '.join(dataset)})")
+    return DatasetDict({k: dataset[k] for k in keys})
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from collections import Counter
 
 from .embeddings.init import plan_embeddings, prepare_init, token_counts
+from .errors import UserError
 from .models.configuration_onelayer import OneLayerTranslatorConfig
 from .models.configuration_seq2seq import OneLayerSeq2SeqConfig
 from .models.modeling_onelayer import OneLayerTranslatorModel
@@ -43,7 +44,7 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
                            model_args.freeze_src_embeddings, model_args.freeze_tgt_embeddings,
                            model_args.rescale_embeddings)
     if seq2seq and ({"src_embedding_dim", "tgt_embedding_dim"} & set(plan.config_fields)):
-        raise ValueError(f"the encoder-decoder takes vectors of hidden_size={fields.get('hidden_size', 256)} only: "
+        raise UserError(f"the encoder-decoder takes vectors of hidden_size={fields.get('hidden_size', 256)} only: "
                          "pass --embedding_projection pca (wider vectors) or --hidden_size to match them")
     model = MODELS[model_args.model_type](config_class(**{**fields, **plan.config_fields}))
     plan.load_into(model)
@@ -56,8 +57,8 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
 def _check_seq2seq_embeddings(model_args, tokenizer, fields) -> None:
     """Refuse initialiser flags that have no meaning for the encoder–decoder, naming the flag."""
     if model_args.bert_embedding:
-        raise ValueError("--bert_embedding copies BERT's positions into the course model only")
+        raise UserError("--bert_embedding copies BERT's positions into the course model only")
     shared = tokenizer.is_joint and fields.get("tie_word_embeddings", True)
     if shared and model_args.src_embeddings and model_args.tgt_embeddings:
-        raise ValueError("--src_embeddings and --tgt_embeddings: a joint vocabulary with tied embeddings has one "
+        raise UserError("--src_embeddings and --tgt_embeddings: a joint vocabulary with tied embeddings has one "
                          "table for encoder, decoder and head; pass one of them")

@@ -85,7 +85,11 @@ class GeneratedTranslationMetrics:
     def __call__(self, eval_pred) -> dict[str, float]:
         ids = np.asarray(eval_pred.predictions)
         ids = np.where(ids < 0, self.tokenizer.pad_token_id, ids)  # -100: padding between batches
-        return corpus_scores(self.tokenizer.batch_decode(ids, skip_special_tokens=True), self.references)
+        metrics = corpus_scores(self.tokenizer.batch_decode(ids, skip_special_tokens=True), self.references)
+        if eval_pred.label_ids is not None:
+            labels = np.asarray(eval_pred.label_ids)
+            metrics["unk_rate"] = float((labels[labels != -100] == self.tokenizer.unk_token_id).mean())
+        return metrics
 
 
 class TranslationMetrics:

@@ -6,24 +6,29 @@ their remote code, ``all_results.json`` (train, val and test metrics, world size
 ``run_args.json`` and the model card (``README.md``).
 """
 
+import fcntl
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict
 
 import torch
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer
 
+from .arguments import check_training
 from .data import TranslationCollator, load_translation_data, tokenize_split
 from .factory import CONFIGS, make_model
 from .hub.model_card import build_card
 from .metrics import GeneratedTranslationMetrics, TranslationMetrics, preprocess_logits_for_metrics
 from .models.pipeline_onelayer import OneLayerTranslationPipeline
 from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
-from .utils import first
+from .errors import UserError
+from .utils import first, redact
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +44,41 @@ class FusedLossMixin:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         # read per step: a search trial may change label_smoothing_factor after __init__
         return model(**inputs, loss_positions_only=True, smoothing=self.args.label_smoothing_factor).loss
+
+    # Trainer's train_loss averages the steps of this run only; each checkpoint records the sum of all
+    # step losses so far, so that a resumed run reports the average over every step.
+    LOSS_FILE = "train_loss_sum.json"
+
+    def train(self, resume_from_checkpoint=None, **kwargs):
+        path = os.path.join(resume_from_checkpoint, self.LOSS_FILE) if isinstance(resume_from_checkpoint, str) else ""
+        self.loss_before = (0, 0.0)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                saved = json.load(handle)
+            self.loss_before = (saved["global_step"], saved["loss_sum"])
+        output = super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+        steps, before = self.loss_before
+        if steps and output.global_step > 0:
+            loss = (before + output.training_loss * (output.global_step - steps)) / output.global_step
+            output.metrics["train_loss"] = loss
+            output = output._replace(training_loss=loss)
+        return output
+
+    def _save_checkpoint(self, model, trial):
+        folder = os.path.join(self._get_output_dir(trial), f"checkpoint-{self.state.global_step}")
+        try:
+            super()._save_checkpoint(model, trial)
+        except Exception as error:  # a full disk: torch says "enforce fail", Python ENOSPC
+            if self.is_world_process_zero():
+                shutil.rmtree(folder, ignore_errors=True)  # never leave a half checkpoint to resume from
+            if isinstance(error, OSError) or "enforce fail" in str(error):
+                raise UserError(f"cannot write {folder} ({' '.join(str(error).split())[:160]}); the partial "
+                                "checkpoint was removed, so --resume_from_checkpoint last takes the one before") from None
+            raise
+        if self.is_world_process_zero():
+            loss_sum = self.loss_before[1] + self._total_loss_scalar + self._tr_loss.item()  # logged + not yet logged
+            with open(os.path.join(folder, self.LOSS_FILE), "w", encoding="utf-8") as handle:
+                json.dump({"global_step": self.state.global_step, "loss_sum": loss_sum}, handle)
 
 
 class TranslationTrainer(FusedLossMixin, Trainer):
@@ -141,6 +181,15 @@ def use_metrics_for(trainer: Trainer, split) -> None:
             trainer.processing_class, config, split["en"], [len(ids) for ids in split["input_ids"]])
 
 
+UNK_WARNING = 0.05  # warn above this share of <unk> among the training target tokens
+
+
+def target_unk_rate(tokenizer, texts) -> float:
+    """Share of ``<unk>`` among the target-side tokens of ``texts`` (special tokens not counted)."""
+    ids = [i for row in tokenizer(text_target=list(texts), add_special_tokens=False)["input_ids"] for i in row]
+    return sum(i == tokenizer.unk_token_id for i in ids) / max(len(ids), 1)
+
+
 def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslatorTokenizer:
     """Train the vocabularies on the training split; under DDP the main process trains, the others load."""
     path = os.path.join(training_args.output_dir, "tokenizer")
@@ -160,16 +209,82 @@ def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslato
 def train(model_args, data_args, training_args, command: str) -> dict:
     """Train a new model as the arguments say; returns the metrics saved as ``all_results.json``.
 
-    ``command`` is recorded in the model card as what produced the run.
+    ``command`` is recorded (tokens redacted) in the model card as what produced the run. Bad flags are
+    refused before any data is read; ``output_dir`` is locked while the run writes to it.
     """
+    check_training(model_args, data_args, training_args)
+    if training_args.hub_token:  # never written (training_args.bin, run_args.json): Trainer reads HF_TOKEN too
+        os.environ["HF_TOKEN"], training_args.hub_token = training_args.hub_token, None
+    with output_dir_lock(training_args):
+        training_args.resume_from_checkpoint = checkpoint_to_resume(training_args)
+        return _train(model_args, data_args, training_args, redact(command))
+
+
+@contextmanager
+def output_dir_lock(args):
+    """Hold an exclusive lock on ``output_dir`` (main process), so that a second run into it is refused."""
+    if args.process_index != 0:
+        yield
+        return
+    os.makedirs(args.output_dir, exist_ok=True)
+    path = os.path.join(args.output_dir, ".hf-onelayer.lock")
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"--output_dir {args.output_dir}: another run is writing there (it holds {path}); "
+                            "wait for it, or choose another --output_dir") from None
+        yield
+
+
+def last_complete_checkpoint(folder: str) -> str | None:
+    """The newest checkpoint-N in ``folder`` that was written to the end (trainer_state.json is saved last)."""
+    done = [name for name in (os.listdir(folder) if os.path.isdir(folder) else [])
+            if re.fullmatch(r"checkpoint-\d+", name) and os.path.isfile(os.path.join(folder, name, "trainer_state.json"))]
+    return os.path.join(folder, max(done, key=lambda name: int(name.split("-")[1]))) if done else None
+
+
+def checkpoint_to_resume(args) -> str | None:
+    """The checkpoint folder to resume from ('last': the newest in ``output_dir``); refuses to overwrite a run."""
+    value, out = args.resume_from_checkpoint, args.output_dir
+    last = last_complete_checkpoint(out)
+    if value in ("last", "true", "True"):
+        if last is None:
+            raise UserError(f"--resume_from_checkpoint {value}: no checkpoint-N folder in --output_dir {out}")
+        return last
+    if value:
+        if not os.path.isfile(os.path.join(value, "trainer_state.json")):
+            raise UserError(f"--resume_from_checkpoint {value}: not a checkpoint folder (no trainer_state.json); "
+                            "give a checkpoint-N folder, or 'last' for the newest in --output_dir")
+        return value
+    if not args.overwrite_output_dir and os.path.exists(os.path.join(out, "all_results.json")):
+        raise UserError(f"--output_dir {out} holds a finished run; pass --overwrite_output_dir true to replace it, "
+                        "or choose another --output_dir")
+    if not args.overwrite_output_dir and last is not None:
+        raise UserError(f"--output_dir {out} holds {os.path.basename(last)} of an unfinished run; pass "
+                        "--resume_from_checkpoint last to go on, or --overwrite_output_dir true to start over")
+    return None
+
+
+def _train(model_args, data_args, training_args, command: str) -> dict:
     raw = load_translation_data(
         data_args.data_dir, data_args.dataset_name, data_args.train_file, data_args.validation_file,
         data_args.test_file,
     )
     if "train" not in raw:
-        raise ValueError("training needs a train split (train.de/train.en, or --train_file)")
+        raise UserError("training needs a train split: --train_file, or a --data_dir with train.de/train.en")
     train_raw = first(raw["train"], data_args.max_train_samples)
-    tokenizer = build_tokenizer(train_raw, model_args, training_args)
+    resume = training_args.resume_from_checkpoint
+    if resume and os.path.isfile(os.path.join(resume, "tokenizer_config.json")):
+        # the checkpoint's own vocabulary: retraining it on changed data would not fit the saved weights
+        tokenizer = OneLayerTranslatorTokenizer.from_pretrained(resume)
+    else:
+        tokenizer = build_tokenizer(train_raw, model_args, training_args)
+    train_unk = target_unk_rate(tokenizer, train_raw["en"])
+    if train_unk > UNK_WARNING:
+        logger.warning("the target vocabulary (%d types, --min_frequency %d) leaves %.1f %% of the training target "
+                       "tokens <unk>: perplexity is then low for the wrong reason; lower --min_frequency",
+                       tokenizer.tgt_vocab_size, model_args.min_frequency, 100 * train_unk)
     model = make_model(tokenizer, model_args, train_raw, training_args.seed)
     config = model.config
     logger.info("model: %s parameters, config %s", f"{model.num_parameters():,}", config.to_json_string())
@@ -200,7 +315,7 @@ def train(model_args, data_args, training_args, command: str) -> dict:
 
     metrics = dict(train_result.metrics)
     metrics.update(truncated)
-    metrics.update(world_size=training_args.world_size, train_samples=len(splits["train"]))
+    metrics.update(world_size=training_args.world_size, train_samples=len(splits["train"]), train_unk_rate=train_unk)
     # the encoder–decoder is scored greedy (suffix _greedy) and with its beam search (no suffix)
     searches = [("_greedy", {"num_beams": 1}), ("", {"num_beams": model.generation_config.num_beams})] \
         if config.is_encoder_decoder else [("", {})]

@@ -6,6 +6,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from .errors import UserError
+from .factory import CONFIGS
 
 
 RELEASES = {"seq2seq": "release/seq2seq", "course": "release/course"}  # the released models, in a source checkout
@@ -20,28 +24,71 @@ def default_model(kind: str = "seq2seq") -> str:
 
 
 def load(model_dir: str | None = None, kind: str = "seq2seq"):
-    """(model in eval mode, tokenizer) from a saved folder or Hub id; None loads the released model of ``kind``."""
+    """(model in eval mode, tokenizer) from a saved folder or Hub id; None loads the released model of ``kind``.
+
+    A folder that is not one of our saved models, or whose files disagree, raises ``UserError`` naming it.
+    """
     if model_dir is None:
         model_dir = default_model(kind)
         if not os.path.exists(os.path.join(model_dir, "config.json")):
-            raise SystemExit(f"no --model given and no released model at {model_dir}; pass --model DIR_OR_HUB_ID")
-    auto = AutoModelForSeq2SeqLM if AutoConfig.from_pretrained(model_dir).is_encoder_decoder else AutoModel
-    model = auto.from_pretrained(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            raise UserError(f"no --model given and no released model at {model_dir}; pass --model DIR_OR_HUB_ID")
+    if os.path.isdir(model_dir) and not os.path.isfile(os.path.join(model_dir, "config.json")):
+        raise UserError(f"--model {model_dir}: no config.json, so not a saved model folder")
+    try:
+        config = AutoConfig.from_pretrained(model_dir)
+    except OSError as error:
+        where = "no such folder, and not a model on the Hub" if not os.path.exists(model_dir) else "unreadable"
+        raise UserError(f"--model {model_dir}: {where} ({' '.join(str(error).split())[:200]})") from None
+    except ValueError as error:  # a model_type we do not know
+        raise UserError(f"--model {model_dir}: {' '.join(str(error).split())[:200]}") from None
+    if config.model_type not in CONFIGS:
+        raise UserError(f"--model {model_dir}: a {config.model_type!r} model; hf-onelayer takes "
+                        f"{' or '.join(CONFIGS)} models")
+    auto = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModel
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar per weight file is noise for a model of a few MB
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        check_tokenizer(config, tokenizer, f"--model {model_dir}")  # before the weights: no time lost
+        model = auto.from_pretrained(model_dir).eval()
+    except UserError:
+        raise
+    except Exception as error:  # truncated weights, weights that do not fit config.json, missing files
+        raise UserError(f"--model {model_dir}: cannot load its files ({' '.join(str(error).split())[:300]})") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     return model, tokenizer
 
 
-def translate(model, tokenizer, texts: list[str], batch_size: int = 64, progress: bool = False,
-              num_beams: int | None = None) -> list[str]:
+def check_tokenizer(config, tokenizer, where: str) -> None:
+    """Refuse a tokenizer whose vocabularies do not match the model's config (another run's files)."""
+    if config.is_encoder_decoder:
+        wanted = {"src_vocab_size": config.src_vocab_size or config.vocab_size, "tgt_vocab_size": config.vocab_size}
+    else:
+        wanted = {"src_vocab_size": config.src_vocab_size, "tgt_vocab_size": config.tgt_vocab_size}
+    for name, size in wanted.items():
+        got = getattr(tokenizer, name, None)
+        if got != size:
+            raise UserError(f"{where}: the tokenizer's {name} is {got} but config.json says {size}; "
+                            "the tokenizer files come from another run")
+
+
+def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, progress: bool = False,
+              num_beams: int | None = None) -> list[str] | str:
     """Translations of ``texts``, in order: the course model's greedy read-out, or the encoder–decoder's
-    ``generate`` (``num_beams``, default: the model's generation config).
+    ``generate`` (``num_beams``, default: the model's generation config). One string gives one string.
 
     Sentences are batched by length (the output does not depend on the padding), and sources longer
-    than ``max_position_embeddings`` are truncated to it.
+    than ``max_position_embeddings`` are truncated to it. A blank sentence translates to "".
     """
+    if isinstance(texts, str):
+        return translate(model, tokenizer, [texts], batch_size, progress, num_beams)[0]
+    if batch_size < 1:
+        raise UserError(f"--batch_size must be >= 1, got {batch_size}")
     limit = model.config.max_position_embeddings
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = [None] * len(texts)
+    out = ["" if not text.strip() else None for text in texts]
+    order = sorted((i for i, text in enumerate(texts) if text.strip()), key=lambda i: len(texts[i]))
     for start in tqdm(range(0, len(order), batch_size), desc="translate", disable=not progress):
         rows = order[start : start + batch_size]
         enc = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=limit,

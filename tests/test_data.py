@@ -62,7 +62,7 @@ def test_undecodable_bytes_name_file_and_line(tmp_path):
 
 def test_missing_split_file_is_named(multi30k_folder):
     (multi30k_folder / "val.en").unlink()
-    with pytest.raises(FileNotFoundError, match=r"val\.en"):
+    with pytest.raises(DataError, match=r"val\.en"):
         load_local_folder(str(multi30k_folder))
 
 

@@ -5,10 +5,12 @@
         --dynamo_backend no --num_cpu_threads_per_process 1 training/train.py training/configs/default.json ...
 
 Flags override the JSON file; see `python training/train.py --help`. The code lives in
-hf_onelayer.trainer; the command is `hf-onelayer train`.
+hf_onelayer.trainer; the command is `hf-onelayer train` (bad input: one line, exit code 2).
 """
 
-from hf_onelayer.commands.train import main
+import sys
+
+from hf_onelayer.cli import run
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("train", sys.argv[1:]))

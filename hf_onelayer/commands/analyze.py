@@ -5,10 +5,10 @@ Each writes PNG figures, ``results.json`` and ``summary.md`` into ``--out``.
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 
 from ..arguments import parse
+from ..errors import UserError
 from ..utils import command_argv
 
 
@@ -45,7 +45,7 @@ def simulate(argv: list[str]) -> dict:
 
     (args,) = parse(SimulateArguments, argv, "hf-onelayer analyze simulate")
     if args.study not in STUDIES:
-        raise SystemExit(f"--study must be one of {sorted(STUDIES)}, got {args.study}")
+        raise UserError(f"--study must be one of {sorted(STUDIES)}, got {args.study}")
     kwargs = {"seed": args.seed, "out_dir": args.out}
     if args.samples:
         kwargs["samples"] = args.samples
@@ -61,7 +61,7 @@ def model(argv: list[str]) -> dict:
     from ..translation import default_model, load
 
     (args,) = parse(ModelAnalysisArguments, argv, "hf-onelayer analyze model")
-    data = load_translation_data(args.data_dir)[canonical_split(args.split)]
+    data = load_translation_data(args.data_dir, splits=(args.split,))[canonical_split(args.split)]
     sentences = data["de"][: args.max_sentences]
     heat = args.heatmap_sentences or sentences[:3]
     loaded = [("model", *load(args.model, kind="course"))]
@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None):
     argv = command_argv(argv)
     commands = {"simulate": simulate, "model": model}
     if not argv or argv[0] not in commands:
-        print("usage: hf-onelayer analyze {simulate --study N | model --model DIR} [--out DIR] ...", file=sys.stderr)
-        raise SystemExit(0 if argv and argv[0] in ("-h", "--help") else 2)
+        usage = "usage: hf-onelayer analyze {simulate --study N | model --model DIR} [--out DIR] ..."
+        if argv and argv[0] in ("-h", "--help"):
+            print(usage)
+            return None
+        raise UserError(f"expected 'simulate' or 'model' first; {usage}")
     return commands[argv[0]](argv[1:])

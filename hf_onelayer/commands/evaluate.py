@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 from ..arguments import parse
+from ..errors import UserError
 from ..data import DEFAULT_HUB_DATASET, canonical_split, load_translation_data
 from ..trainer import evaluate_model
 from ..translation import load
@@ -24,7 +25,7 @@ class EvaluateArguments:
     data_dir: str | None = field(default=None, metadata={"help": "folder of Multi30k raw files"})
     dataset_name: str = field(default=DEFAULT_HUB_DATASET, metadata={"help": "Hub dataset id (without data_dir)"})
     test_file: str | None = field(default=None, metadata={"help": "JSON lines to evaluate instead of a split"})
-    split: str = field(default="val", metadata={"help": "val or test"})
+    split: str = field(default="val", metadata={"help": "val, test, or any NAME with NAME.de/NAME.en in --data_dir"})
     batch_size: int = 256
     max_samples: int | None = None
     num_beams: int | None = field(default=None, metadata={"help": "encoder-decoder: beam width (default: the model's, 5)"})
@@ -32,11 +33,16 @@ class EvaluateArguments:
 
 def main(argv: list[str] | None = None) -> dict:
     (args,) = parse(EvaluateArguments, argv, "hf-onelayer evaluate")
+    for flag in ("batch_size", "max_samples", "num_beams"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise UserError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+    if args.test_file and args.data_dir:
+        raise UserError("--test_file and --data_dir: give one of them")
+    model, tokenizer = load(args.model)  # a bad --model fails before any data is read
     if args.test_file:
         dataset = load_translation_data(test_file=args.test_file)["test"]
     else:
-        dataset = load_translation_data(args.data_dir, args.dataset_name)[canonical_split(args.split)]
-    model, tokenizer = load(args.model)
+        dataset = load_translation_data(args.data_dir, args.dataset_name, splits=(args.split,))[canonical_split(args.split)]
     result = evaluate_model(model, tokenizer, first(dataset, args.max_samples), args.batch_size, args.num_beams)
     print(json.dumps(result))
     return result

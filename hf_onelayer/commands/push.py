@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ..arguments import parse
-from ..hub.push import PushError, push
+from ..hub.push import push
 
 
 @dataclass
@@ -18,14 +18,13 @@ class PushArguments:
     revision: str | None = field(default=None, metadata={"help": "push to this branch (created from main if missing)"})
     exist_ok: bool = field(default=False, metadata={"help": "add a commit to an existing repo instead of failing"})
     commit_message: str = "Upload one-layer translator (hf-onelayer push)"
+    timeout_s: float = field(default=60.0, metadata={"help": "give up on a Hub request that gets no answer for this long"})
 
 
 def main(argv: list[str] | None = None) -> str:
     (args,) = parse(PushArguments, argv, "hf-onelayer push")
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    try:
-        url = push(args.model, args.repo_id, args.private, args.revision, args.exist_ok, args.commit_message)
-    except PushError as error:
-        raise SystemExit(f"hf-onelayer push: {error}") from None
+    url = push(args.model, args.repo_id, args.private, args.revision, args.exist_ok, args.commit_message,
+               timeout_s=args.timeout_s)  # a PushError is one line from the CLI
     print(url)
     return url

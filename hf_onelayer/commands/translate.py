@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..arguments import parse
+from ..errors import UserError
 from ..translation import load, translate
 from . import MODEL_HELP
 
@@ -23,12 +24,15 @@ def main(argv: list[str] | None = None) -> list[str]:
     args, texts = parse(TranslateArguments, argv, "hf-onelayer translate", allow_remaining=True)
     unknown = [t for t in texts if t.startswith("--")]
     if unknown:
-        raise SystemExit(f"hf-onelayer translate: unknown option {unknown[0]}")
-    if not texts:
-        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+        raise UserError(f"unknown option {unknown[0]} (--help lists the flags)")
+    for flag in ("batch_size", "num_beams"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise UserError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
     model, tokenizer = load(args.model)
     if args.num_beams and not model.config.is_encoder_decoder:
-        raise SystemExit("hf-onelayer translate: --num_beams applies to the encoder-decoder; the course model is greedy")
+        raise UserError("--num_beams applies to the encoder-decoder; the course model is greedy")
+    if not texts:  # one output line per input line, blank ones included
+        texts = [line.rstrip("\r\n") for line in sys.stdin]
     outputs = translate(model, tokenizer, texts, args.batch_size, num_beams=args.num_beams)
     for line in outputs:
         print(line)

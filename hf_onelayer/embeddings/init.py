@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .vectors import bert_vectors, parse_spec, read_vectors
+from .vectors import VectorFileError, bert_vectors, parse_spec, read_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "r
     Coverage: share of vocabulary types (specials excluded) and of training tokens (``counts``).
     """
     if uncovered not in ("random", "mean"):
-        raise ValueError(f"uncovered must be 'random' or 'mean', got {uncovered!r}")
+        raise VectorFileError(f"uncovered must be 'random' or 'mean', got {uncovered!r}")
     kind, path = parse_spec(spec)
     specials = set(special_ids)
     vocab = {as_word(token, tokenizer_side): i for token, i in tokenizer_side.get_vocab(with_added_tokens=True).items()}
@@ -66,7 +66,7 @@ def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "r
     else:
         vectors = read_vectors(kind, path, set(words), allow_pickle)
     if not vectors.words:
-        raise ValueError(f"{spec}: none of our {len(words)} words has a vector")
+        raise VectorFileError(f"{spec}: none of our {len(words)} words has a vector")
     size, dim = len(vocab), vectors.dim
     g = torch.Generator().manual_seed(seed)
     pretrained = torch.from_numpy(vectors.matrix)
@@ -98,9 +98,9 @@ def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "r
 def pca_reduce(matrix: torch.Tensor, dim: int) -> torch.Tensor:
     """Project rows onto their top ``dim`` principal components (centred), keeping the original scale."""
     if dim >= matrix.shape[1]:
-        raise ValueError(f"PCA to {dim} dims needs vectors wider than that, got {matrix.shape[1]}")
+        raise VectorFileError(f"PCA to {dim} dims needs vectors wider than that, got {matrix.shape[1]}")
     if dim > matrix.shape[0]:
-        raise ValueError(f"PCA to {dim} dims needs at least {dim} vectors, got {matrix.shape[0]}")
+        raise VectorFileError(f"PCA to {dim} dims needs at least {dim} vectors, got {matrix.shape[0]}")
     mean = matrix.mean(0, keepdim=True)
     _, _, v = torch.linalg.svd(matrix - mean, full_matrices=False)
     return (matrix - mean) @ v[:dim].T
@@ -128,7 +128,7 @@ class EmbeddingPlan:
             if "position_embeddings" in self.bert:
                 positions = self.bert["position_embeddings"]
                 if positions.shape[0] < config.max_position_embeddings:
-                    raise ValueError(f"BERT has {positions.shape[0]} positions, fewer than max_position_embeddings="
+                    raise VectorFileError(f"BERT has {positions.shape[0]} positions, fewer than max_position_embeddings="
                                      f"{config.max_position_embeddings}")
                 model.embeddings.position_embeddings.weight.copy_(positions[: config.max_position_embeddings])
             if "layer_norm" in self.bert:
@@ -151,7 +151,7 @@ def plan_embeddings(config, src: EmbeddingInit | None = None, tgt: EmbeddingInit
     weights makes the first logits large).
     """
     if projection not in ("learned", "pca"):
-        raise ValueError(f"projection must be 'learned' or 'pca', got {projection!r}")
+        raise VectorFileError(f"projection must be 'learned' or 'pca', got {projection!r}")
     hidden = config.hidden_size
     fields, record, matrices = {}, {}, {}
     for side, init in (("src", src), ("tgt", tgt)):
@@ -161,6 +161,9 @@ def plan_embeddings(config, src: EmbeddingInit | None = None, tgt: EmbeddingInit
         info = dict(init.info, projection=None, frozen=freeze_src if side == "src" else freeze_tgt)
         if rescale:
             std = float(matrix.std())
+            if not std > 0:
+                raise VectorFileError(f"--rescale_embeddings: the {side} vectors of {init.info.get('source', '')} are all equal (std 0), "
+                                      "so there is no scale to rescale from")
             matrix = matrix * (config.initializer_range / std)
             info["rescaled_from_std"] = std
         if matrix.shape[1] != hidden:
@@ -175,7 +178,7 @@ def plan_embeddings(config, src: EmbeddingInit | None = None, tgt: EmbeddingInit
         record[side] = info
     if bert_embedding:
         if src is None or "position_embeddings" not in src.extras:
-            raise ValueError("bert_embedding needs a BERT source initializer (--src_embeddings bert:...)")
+            raise VectorFileError("bert_embedding needs a BERT source initializer (--src_embeddings bert:...)")
         fields["embedding_layer_norm"] = "layer_norm" in src.extras
         record["src"]["bert_embedding"] = True
     fields.update(freeze_src_embeddings=bool(freeze_src and src is not None),

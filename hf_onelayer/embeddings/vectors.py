@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import UserError
 from ..utils import utf8_lines
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ KINDS = ("bert", "glove", "word2vec", "fasttext")
 PICKLE_SUFFIXES = (".model", ".pkl", ".pickle", ".kv")
 
 
-class VectorFileError(ValueError):
+class VectorFileError(UserError):
     """A malformed vector file; the message names the file and line."""
 
 
@@ -52,7 +53,7 @@ class Vectors:
 def parse_spec(spec: str) -> tuple[str, str]:
     kind, sep, path = spec.partition(":")
     if not sep or kind not in KINDS or not path:
-        raise ValueError(f"embedding spec {spec!r} must look like KIND:PATH with KIND one of {KINDS}")
+        raise VectorFileError(f"embedding spec {spec!r} must look like KIND:PATH with KIND one of {KINDS}")
     return kind, path
 
 
@@ -100,10 +101,20 @@ class _Keeper:
         return Vectors(dim, words, matrix, total, scale)
 
 
+def _finite(vector: np.ndarray, where: str) -> np.ndarray:
+    """``vector``, or ``VectorFileError`` at ``where`` when it holds nan or inf (every weight would turn NaN)."""
+    if not np.isfinite(vector).all():
+        column = int(np.flatnonzero(~np.isfinite(vector))[0]) + 2
+        raise VectorFileError(f"{where}: non-finite value {vector[column - 2]} in column {column}")
+    return vector
+
+
 def _parse_numbers(fields: list[str], path: str, number: int) -> np.ndarray:
     try:
-        return np.asarray(fields, dtype=np.float32)
-    except ValueError:
+        return _finite(np.asarray(fields, dtype=np.float32), f"{path}:{number}")
+    except ValueError as error:
+        if isinstance(error, VectorFileError):
+            raise
         for column, value in enumerate(fields, start=2):
             try:
                 float(value)
@@ -193,8 +204,8 @@ def read_word2vec_binary(path: str, wanted: set[str]) -> Vectors:
             except UnicodeDecodeError:
                 text = word.decode("utf-8", errors="replace")
 
-            def parse(data=data):
-                vector = np.frombuffer(data, dtype="<f4").copy()
+            def parse(data=data, record=total):
+                vector = _finite(np.frombuffer(data, dtype="<f4").copy(), f"{path}: record {record}")
                 keeper.stats(vector)
                 return vector
 
@@ -245,13 +256,13 @@ def read_vectors(kind: str, path: str, wanted: set[str], allow_pickle: bool = Fa
             keeper.offer(word, lambda word=word: kv[word].astype(np.float32))
             keeper.stats(kv[word])
         return keeper.result(kv.vector_size, len(kv.index_to_key))
-    if kind == "glove":
-        return read_text_vectors(path, wanted, header=False)
+    if kind == "glove":  # GloVe has no header, but a converted file may carry word2vec's 'COUNT DIM'
+        return read_text_vectors(path, wanted)
     if kind == "fasttext":
         return read_text_vectors(path, wanted, header=True)
     if kind == "word2vec":
         return read_word2vec_binary(path, wanted) if _looks_binary(path) else read_text_vectors(path, wanted, True)
-    raise ValueError(f"unknown vector kind {kind!r}")
+    raise VectorFileError(f"unknown vector kind {kind!r}")
 
 
 def bert_vectors(name_or_path: str, words: list[str]) -> tuple[Vectors, dict]:
@@ -267,6 +278,12 @@ def bert_vectors(name_or_path: str, words: list[str]) -> tuple[Vectors, dict]:
     from transformers import AutoModel, AutoTokenizer
 
     is_local = os.path.isdir(name_or_path)
+    if is_local:
+        names = set(os.listdir(name_or_path))
+        if "config.json" not in names:
+            raise VectorFileError(f"bert:{name_or_path}: no config.json, so not a BERT checkpoint folder")
+        if not names & {"model.safetensors", "pytorch_model.bin", "model.safetensors.index.json"}:
+            raise VectorFileError(f"bert:{name_or_path}: no weights (model.safetensors or pytorch_model.bin)")
     if not is_local and constants.HF_HUB_OFFLINE:
         raise ConnectionError(
             f"cannot download BERT checkpoint {name_or_path!r} because HF_HUB_OFFLINE=1; pass a local folder "
@@ -275,8 +292,9 @@ def bert_vectors(name_or_path: str, words: list[str]) -> tuple[Vectors, dict]:
     try:
         model = AutoModel.from_pretrained(name_or_path)
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    except OSError as error:
-        raise ConnectionError(f"cannot load BERT checkpoint {name_or_path!r}: {error}") from error
+    except (OSError, ValueError) as error:
+        where = "local folder" if is_local else "Hub checkpoint"
+        raise VectorFileError(f"bert:{name_or_path}: cannot load this {where} ({' '.join(str(error).split())[:200]})") from None
     table = model.get_input_embeddings().weight.detach().float()
     unk = tokenizer.unk_token_id
     keep, rows, single = [], [], 0

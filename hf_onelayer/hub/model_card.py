@@ -14,6 +14,7 @@ from ..metrics import LENGTH_GROUPS
 from ..factory import CONFIGS
 from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from ..search.space import TRAINING_KEYS
+from ..utils import redact
 DATASET_NAME = "Multi30k (task 1, German→English)"
 SPLITS = (("eval", "validation", "val"), ("test", "test", "test_2016_flickr"))
 
@@ -138,7 +139,9 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
             ))
         last = (f"{metrics[f'{prefix}_greedy_bleu']:.2f}" if f"{prefix}_greedy_bleu" in metrics else
                 f"{metrics[f'{prefix}_token_accuracy']:.3f}" if f"{prefix}_token_accuracy" in metrics else "–")
-        rows.append(f"| {label} | {metrics[f'{prefix}_perplexity']:.2f} | {metrics[f'{prefix}_bleu']:.2f} | "
+        unk = metrics.get(f"{prefix}_unk_rate")  # perplexities compare only with the <unk> share beside them
+        perplexity = f"{metrics[f'{prefix}_perplexity']:.2f}" + (f" ({100 * unk:.1f} % `<unk>`)" if unk else "")
+        rows.append(f"| {label} | {perplexity} | {metrics[f'{prefix}_bleu']:.2f} | "
                     f"{metrics[f'{prefix}_chrf']:.2f} | {last} |")
     card_data = ModelCardData(
         language=["de", "en"], license="mit", library_name="transformers", datasets=[DATASET],
@@ -162,7 +165,7 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
     texts = {k: v.format(**shape) if k in ("description", "use") else v for k, v in family.items()
              if k != "example_output"}
     return ModelCard.from_template(
-        card_data, template_str=TEMPLATE, command=command, **texts, results_table="\n".join(rows), best_epoch=_show(best),
+        card_data, template_str=TEMPLATE, command=redact(command), **texts, results_table="\n".join(rows), best_epoch=_show(best),
         epochs=_show(metrics.get("epoch")), train_runtime=round(metrics.get("train_runtime", 0)),
         machine=f" on {machine}" if machine else "",
         parameters=f"{_count_parameters(model_dir):,}", hyper=hyper,

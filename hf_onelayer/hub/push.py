@@ -13,6 +13,8 @@ import fnmatch
 import logging
 import os
 
+from ..errors import UserError
+
 logger = logging.getLogger(__name__)
 
 PUSHED = ("*.safetensors", "config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json",
@@ -22,7 +24,7 @@ REQUIRED = ("model.safetensors", "config.json", "tokenizer_config.json", "modeli
             "configuration_onelayer.py", "tokenization_onelayer.py")
 
 
-class PushError(RuntimeError):
+class PushError(UserError, RuntimeError):
     """A push that cannot go ahead; the message says what to do."""
 
 
@@ -37,12 +39,18 @@ def files_to_push(folder: str) -> list[str]:
 
 
 def push(folder: str, repo_id: str, private: bool = False, revision: str | None = None, exist_ok: bool = False,
-         commit_message: str = "Upload one-layer translator (hf-onelayer push)") -> str:
-    """Create the repo (and branch) and upload ``folder`` in one commit; returns the commit URL."""
-    from huggingface_hub import CommitOperationAdd, HfApi, constants, get_token
+         commit_message: str = "Upload one-layer translator (hf-onelayer push)", timeout_s: float = 60.0) -> str:
+    """Create the repo (and branch) and upload ``folder`` in one commit; returns the commit URL.
+
+    A Hub request that gets no answer for ``timeout_s`` seconds fails with ``PushError``.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi, constants, get_token, set_client_factory
     from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.utils._http import default_client_factory
 
     names = files_to_push(folder)
+    if constants.HF_HUB_OFFLINE:
+        raise PushError("HF_HUB_OFFLINE=1 is set, and pushing needs the Hub: unset it (the folder is ready)")
     if "README.md" not in names:
         if not os.path.exists(os.path.join(folder, "all_results.json")):
             raise PushError(f"{folder}: no README.md model card and no all_results.json to write one from "
@@ -57,6 +65,13 @@ def push(folder: str, repo_id: str, private: bool = False, revision: str | None 
         raise PushError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (the token is never printed)")
     endpoint = constants.ENDPOINT
     api = HfApi(endpoint=endpoint, token=token)
+
+    def client_with_timeout():
+        client = default_client_factory()
+        client.timeout = timeout_s
+        return client
+
+    set_client_factory(client_with_timeout)
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=exist_ok)
         repo_id = url.repo_id
@@ -74,9 +89,13 @@ def push(folder: str, repo_id: str, private: bool = False, revision: str | None 
     except OSError as error:  # connection refused, DNS, timeouts (httpx errors are not OSErrors)
         raise PushError(f"cannot reach {endpoint} ({type(error).__name__}); check the network or HF_ENDPOINT") from None
     except Exception as error:
+        if "Timeout" in type(error).__name__:
+            raise PushError(f"{endpoint} gave no answer within {timeout_s:g} s (--timeout_s); check HF_ENDPOINT") from None
         if type(error).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
             raise PushError(f"cannot reach {endpoint} ({type(error).__name__}); check the network or HF_ENDPOINT") from None
         raise
+    finally:
+        set_client_factory(default_client_factory)
     logger.info("pushed %d files to %s", len(names), info.commit_url)
     return info.commit_url
 

@@ -320,6 +320,9 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         )
         return_dict = self.config.return_dict if return_dict is None else return_dict
         self._check_inputs(input_ids, labels)
+        if attention_mask is not None and attention_mask.shape != input_ids.shape:
+            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids "
+                             f"{tuple(input_ids.shape)}; they must match")
 
         if attention_mask is None:
             key_mask = torch.ones_like(input_ids, dtype=torch.bool)

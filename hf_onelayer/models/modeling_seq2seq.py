@@ -146,6 +146,9 @@ def source_key_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor
     """(B, 1, 1, S): True at real source tokens (every token when ``attention_mask`` is None)."""
     if attention_mask is None:
         return torch.ones(input_ids.shape[0], 1, 1, input_ids.shape[1], dtype=torch.bool, device=input_ids.device)
+    if attention_mask.shape != input_ids.shape:
+        raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids "
+                         f"{tuple(input_ids.shape)}; they must match")
     return attention_mask[:, None, None, :].bool()
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from ..arguments import ModelArguments
 from ..data import load_translation_data, tokenize_split
+from ..errors import UserError
 from ..factory import CONFIGS, make_model
 from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from ..trainer import Seq2SeqTranslationTrainer, TranslationTrainer, build_trainer, use_metrics_for
@@ -78,9 +79,9 @@ def objective(model_args: ModelArguments) -> tuple[str, str]:
 def baseline_trial(model_args: ModelArguments, training_args) -> dict:
     """The configuration the search starts from (its JSON file + flags) as a point of the space: trial 0."""
     if model_args.src_embeddings or model_args.tgt_embeddings:
-        raise ValueError("search from a config without --src_embeddings/--tgt_embeddings: the search picks the init")
+        raise UserError("search from a config without --src_embeddings/--tgt_embeddings: the search picks the init")
     if model_args.tokenizer_model != "word" and objective(model_args)[0] == "perplexity":
-        raise ValueError(f"--tokenizer_model {model_args.tokenizer_model}: the search ranks trials by perplexity, "
+        raise UserError(f"--tokenizer_model {model_args.tokenizer_model}: the search ranks trials by perplexity, "
                          "which compares only within word-level vocabularies (it searches min_frequency); use 'word'")
     config = CONFIGS[model_args.model_type](**model_args.architecture())
     trial = {k: getattr(training_args, k) for k in TRAINING_KEYS}
@@ -166,13 +167,13 @@ def enqueue_from_file(study, path: str) -> int:
     with open(path, encoding="utf-8") as handle:
         wanted = json.load(handle)
     if not isinstance(wanted, list) or not all(isinstance(p, dict) for p in wanted):
-        raise ValueError(f"{path}: expected a JSON list of objects (parameter name -> value)")
+        raise UserError(f"{path}: expected a JSON list of objects (parameter name -> value)")
     known = [t.params or t.system_attrs.get("fixed_params", {}) for t in study.trials]
     added = 0
     for i, params in enumerate(wanted):
         unknown = set(params) ^ set(SPACE)
         if unknown:
-            raise ValueError(f"{path}: entry {i}: parameters {sorted(unknown)} missing or unknown")
+            raise UserError(f"{path}: entry {i}: parameters {sorted(unknown)} missing or unknown")
         if params not in known:
             study.enqueue_trial(params)
             known.append(params)
@@ -222,10 +223,10 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
     """Run (or resume) the study until it holds ``n_trials`` finished trials; returns the best run or None."""
     import optuna
 
+    baseline = baseline_trial(model_args, training_args)  # refuses bad flags before the study is made
     study_kwargs = open_study(search_args, training_args.output_dir)
     metric, direction = objective(model_args)
     study = optuna.create_study(direction=direction, **study_kwargs)
-    baseline = baseline_trial(model_args, training_args)
     if search_args.enqueue_defaults and not study.trials:
         study.enqueue_trial(baseline)
     if search_args.enqueue:
@@ -237,7 +238,7 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
         return None
     budget = study.user_attrs.get("num_train_epochs")
     if budget is not None and budget != training_args.num_train_epochs:
-        raise ValueError(f"study {search_args.study_name} trains {budget} epochs per trial; "
+        raise UserError(f"study {search_args.study_name} trains {budget} epochs per trial; "
                          f"--num_train_epochs {training_args.num_train_epochs} would break its fixed budget")
     study.set_user_attr("num_train_epochs", training_args.num_train_epochs)  # the budget tuned.json keeps
 
