@@ -50,6 +50,7 @@ def load(model_dir: str | None = None, kind: str = "seq2seq"):
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         check_tokenizer(config, tokenizer, f"--model {model_dir}")  # before the weights: no time lost
+        check_weights(config, auto, model_dir)
         model = auto.from_pretrained(model_dir).eval()
     except UserError:
         raise
@@ -59,6 +60,25 @@ def load(model_dir: str | None = None, kind: str = "seq2seq"):
         if bars:
             hf_logging.enable_progress_bar()
     return model, tokenizer
+
+
+def check_weights(config, auto, model_dir: str) -> None:
+    """Refuse a ``model.safetensors`` that is cut short or whose shapes do not fit ``config.json``, naming both."""
+    from safetensors import safe_open
+
+    path = os.path.join(model_dir, "model.safetensors")
+    if not os.path.isfile(path):
+        return  # a Hub id, or sharded weights: from_pretrained checks them
+    try:
+        with safe_open(path, "pt") as handle:
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except Exception as error:
+        raise UserError(f"{path}: not a complete safetensors file ({' '.join(str(error).split())[:120]})") from None
+    with torch.device("meta"):
+        expected = auto.from_config(config).state_dict()
+    for name, tensor in expected.items():
+        if name in shapes and shapes[name] != tuple(tensor.shape):
+            raise UserError(f"{path}: {name} has shape {shapes[name]}, but config.json makes it {tuple(tensor.shape)}")
 
 
 def check_tokenizer(config, tokenizer, where: str) -> None:

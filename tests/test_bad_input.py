@@ -78,6 +78,14 @@ def bad_files(tmp_path_factory, folder, model_dir):
     shutil.copytree(model_dir, truncated)
     data = (truncated / "model.safetensors").read_bytes()
     (truncated / "model.safetensors").write_bytes(data[: len(data) // 2])
+    from safetensors.torch import load_file, save_file
+
+    other_sizes = path / "other_sizes"
+    shutil.copytree(model_dir, other_sizes)
+    weights = load_file(other_sizes / "model.safetensors")
+    name = next(n for n in weights if weights[n].dim() == 2)
+    weights[name] = weights[name][:5].clone()
+    save_file(weights, other_sizes / "model.safetensors", metadata={"format": "pt"})
     other_vocab = path / "other_tokenizer"
     shutil.copytree(model_dir, other_vocab)
     for name in ("tokenizer_config.json", "source_tokenizer.json", "target_tokenizer.json"):
@@ -124,7 +132,9 @@ BAD = [
     ("translate no model", "translate --model {B}/nowhere Hallo", ["--model", "nowhere"]),
     ("translate not a model", "translate --model {B}/not_a_model Hallo", ["no config.json"]),
     ("translate a BERT", "translate --model {B}/bert Hallo", ["'bert' model"]),
-    ("translate truncated", "translate --model {B}/truncated Hallo", ["truncated", "cannot load"]),
+    ("translate truncated", "translate --model {B}/truncated Hallo", ["truncated/model.safetensors", "complete"]),
+    ("translate weights of other sizes", "translate --model {B}/other_sizes Hallo",
+     ["other_sizes/model.safetensors", "config.json makes it"]),
     ("translate other tokenizer", "translate --model {B}/other_tokenizer Hallo", ["tokenizer", "config.json"]),
     ("translate batch 0", "translate --model {M} --batch_size 0 Hallo", ["--batch_size"]),
     ("translate beams 0", "translate --model {M} --num_beams 0 Hallo", ["--num_beams"]),

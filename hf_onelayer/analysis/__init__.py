@@ -5,10 +5,13 @@ and the heads of trained translators (study 5). See reports/attention.md for the
 
 from .attention_math import attend, attention_weights, effective_support, entropy, peaked_lower_bound
 from .studies import STUDIES, study_averaging, study_categorical, study_peaked, study_uncertain_norm
-from .trained import analyze_model, collect_attention, compare_models, head_statistics
+from .trained import (
+    analyze_model, collect_attention, compare_models, cross_attention, head_statistics, plot_cross_attention, plot_heatmaps,
+)
 
 __all__ = [
     "attend", "attention_weights", "effective_support", "entropy", "peaked_lower_bound", "STUDIES",
     "study_categorical", "study_peaked", "study_averaging", "study_uncertain_norm", "analyze_model",
-    "collect_attention", "compare_models", "head_statistics",
+    "collect_attention", "compare_models", "head_statistics", "cross_attention", "plot_cross_attention",
+    "plot_heatmaps",
 ]

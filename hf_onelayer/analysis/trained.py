@@ -133,6 +133,41 @@ def plot_heatmaps(model, tokenizer, sentences: list[str], path: str) -> str:
     return save_figure(fig, path, dpi=100)
 
 
+@torch.no_grad()
+def cross_attention(model, tokenizer, sentence: str, num_beams: int | None = None) -> dict:
+    """The encoder–decoder's translation of ``sentence`` and where it looked while writing it.
+
+    Returns ``source`` tokens (S), ``target`` tokens (T: each output token after ``<s>``, up to ``</s>``),
+    ``translation`` (text) and ``weights`` (layers, heads, T, S): row t is the cross-attention of the step
+    that wrote target token t, read back by teacher-forcing the model on its own output (eager path).
+    """
+    enc = tokenizer([sentence], return_tensors="pt")
+    ids = model.generate(**enc, num_beams=num_beams or model.generation_config.num_beams)  # (1, T + 1)
+    out = model(**enc, decoder_input_ids=ids[:, :-1], output_attentions=True)
+    return {
+        "source": tokenizer.convert_source_ids_to_tokens(enc["input_ids"][0]),
+        "target": tokenizer.convert_ids_to_tokens(ids[0, 1:].tolist()),
+        "translation": tokenizer.decode(ids[0], skip_special_tokens=True),
+        "weights": torch.stack([w[0] for w in out.cross_attentions]),  # (L, nh, T, S)
+    }
+
+
+def plot_cross_attention(model, tokenizer, sentences: list[str], path: str, layer: int = -1) -> str:
+    """One heatmap per (sentence, head) of the encoder–decoder's cross-attention: columns = German source
+    tokens, rows = the English tokens it wrote (``cross_attention``)."""
+    heads = model.config.num_attention_heads
+    fig, axes = figure(len(sentences), heads, width=4.4, height=4.0)
+    for i, sentence in enumerate(sentences):
+        seen = cross_attention(model, tokenizer, sentence)
+        for h in range(heads):
+            ax = axes[i][h]
+            ax.imshow(seen["weights"][layer, h].numpy(), vmin=0, vmax=1, cmap="viridis")
+            ax.set_xticks(range(len(seen["source"])), seen["source"], rotation=70, fontsize=7)
+            ax.set_yticks(range(len(seen["target"])), seen["target"], fontsize=7)
+            ax.set_title(f"cross-attention head {h}", fontsize=9)
+    return save_figure(fig, path, dpi=100)
+
+
 def compare_models(models: list[tuple[str, object, object]], sentences: list[str], out_dir: str,
                    heatmap_sentences: list[str] | None = None) -> dict:
     """Per-model statistics and figures, plus side-by-side entropy histograms, of several (label, model, tokenizer)."""
