@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA ?= ../shared/data/multi30k
+# The training data: the DATA folder when it holds Multi30k's raw files, else the Hub dataset (needs the network).
+SOURCE = $(if $(wildcard $(DATA)/train.de),--data_dir $(DATA),--dataset_name bentrevett/multi30k)
 CONFIG ?= training/configs/default.json
 OUTPUT ?= runs/default
 ARGS ?=
@@ -18,11 +20,11 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 train: $(STAMP)
-	$(PY) training/train.py $(CONFIG) --data_dir $(DATA) --output_dir $(OUTPUT) $(ARGS)
+	$(PY) training/train.py $(CONFIG) $(SOURCE) --output_dir $(OUTPUT) $(ARGS)
 
 # The encoder-decoder's default recipe (one encoder and one decoder layer, joint BPE vocabulary).
 train-seq2seq: $(STAMP)
-	$(PY) training/train.py training/configs/seq2seq.json --data_dir $(DATA) --output_dir runs/seq2seq $(ARGS)
+	$(PY) training/train.py training/configs/seq2seq.json $(SOURCE) --output_dir runs/seq2seq $(ARGS)
 
 test: $(STAMP)
 	HF_ONELAYER_DATA=$(abspath $(DATA)) $(PY) -m pytest -n 2 --dist loadgroup
