@@ -11,18 +11,20 @@
   tokens. The model predicts target token t at source position t, so these show how much of the
   perplexity comes from sentences whose words cannot line up position by position.
 * ``bleu`` / ``chrf``: sacrebleu on the decoded greedy translations (exactly what ``translate``
-  outputs) against the raw reference sentences, both lowercased.
+  outputs) against the raw reference sentences, both lowercased; ``bleu_cased`` as written.
+
+Each is an ``evaluate`` module of ``hf_onelayer.metric_modules`` (BLEU and chrF combined with
+``evaluate.combine``), so the same numbers come from ``evaluate.load(path)`` outside this package.
 
 :func:`preprocess_logits_for_metrics` reduces each eval batch to (B, T, 2) = (NLL, argmax), so
 evaluation never holds (N, T, V) logits.
 """
 
-import math
 
 import numpy as np
 import torch
-from sacrebleu.metrics import BLEU, CHRF
 
+from .metric_modules import load as load_metric
 from .models.modeling_onelayer import cut_at_eos, decode_length
 
 
@@ -36,8 +38,8 @@ def preprocess_logits_for_metrics(logits: torch.Tensor, labels: torch.Tensor) ->
 
 
 def perplexity(nll: np.ndarray, mask: np.ndarray) -> float:
-    """exp of the mean NLL over the positions where ``mask`` is True (summed in float64)."""
-    return math.exp(float(nll[mask].astype(np.float64).sum()) / int(mask.sum()))
+    """exp of the mean NLL over the positions where ``mask`` is True (the ``token_perplexity`` module)."""
+    return load_metric("token_perplexity").compute(predictions=nll[mask].astype(np.float64))["perplexity"]
 
 
 LENGTH_GROUPS = ("0", "1", "2", "3plus")
@@ -67,12 +69,13 @@ def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, flo
     """sacrebleu BLEU (lowercased, and cased) and chrF (lowercased), one reference per hypothesis."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    refs = [references]
-    return {
-        "bleu": BLEU(lowercase=True).corpus_score(hypotheses, refs).score,
-        "bleu_cased": BLEU().corpus_score(hypotheses, refs).score,
-        "chrf": CHRF(lowercase=True).corpus_score(hypotheses, refs).score,
-    }
+    import evaluate
+
+    scores = evaluate.combine({"bleu": load_metric("translation_bleu", "lowercase"),
+                               "bleu_cased": load_metric("translation_bleu"),
+                               "chrf": load_metric("translation_chrf", "lowercase")}, force_prefix=True)
+    result = scores.compute(predictions=list(hypotheses), references=[[r] for r in references])
+    return {name: result[f"{name}_score"] for name in ("bleu", "bleu_cased", "chrf")}
 
 
 class GeneratedTranslationMetrics:
@@ -115,7 +118,8 @@ class TranslationMetrics:
         n_tokens = int(mask.sum())
         metrics = {
             "perplexity": perplexity(nll, mask),
-            "token_accuracy": float((predicted == labels)[mask].mean()),
+            "token_accuracy": load_metric("token_accuracy").compute(predictions=predicted[mask],
+                                                                    references=labels[mask])["accuracy"],
             "n_tokens": n_tokens,
             # perplexities over vocabularies of different sizes compare only with this beside them
             "unk_rate": float((labels[mask] == self.config.unk_token_id).mean()),
