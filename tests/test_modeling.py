@@ -265,3 +265,81 @@ def test_copy_task_is_learned():
     ids = torch.randint(4, 20, (64, 10))
     accuracy = (model(ids).logits.argmax(-1) == ids).float().mean().item()
     assert accuracy > 0.98, accuracy
+
+
+# --- transformers' conventions (issue 13, part 5) -----------------------------------------------
+
+def test_config_has_num_hidden_layers():
+    assert tiny_config().num_hidden_layers == 1
+
+
+def test_generate_points_to_translate():
+    with pytest.raises(NotImplementedError, match="translate_ids.*hf_onelayer.translation.translate"):
+        tiny_model().generate(torch.ones(1, 3, dtype=torch.long))
+
+
+def test_set_attn_implementation_switches_and_eager_equals_sdpa():
+    model = tiny_model()
+    ids = torch.randint(4, 99, (2, 7))
+    sdpa = model(input_ids=ids).logits
+    model.set_attn_implementation("eager")
+    assert model.config._attn_implementation == "eager"
+    torch.testing.assert_close(model(input_ids=ids).logits, sdpa, atol=1e-5, rtol=1e-5)
+
+
+def test_inputs_embeds_equal_input_ids():
+    model = tiny_model()
+    ids = torch.randint(4, 99, (2, 7))
+    embeds = model.get_input_embeddings()(ids)
+    torch.testing.assert_close(model(inputs_embeds=embeds).logits, model(input_ids=ids).logits)
+    with pytest.raises(ValueError, match="exactly one of input_ids and inputs_embeds"):
+        model(input_ids=ids, inputs_embeds=embeds)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    ids = torch.randint(4, 99, (2, 7))
+    labels = torch.randint(0, 77, (2, 7))
+    grads = []
+    for checkpointing in (False, True):
+        model = tiny_model().train()
+        if checkpointing:
+            model.gradient_checkpointing_enable()
+            assert model.is_gradient_checkpointing
+        model(input_ids=ids, labels=labels).loss.backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
+
+
+def test_torch_export_and_compile_fullgraph():
+    model = tiny_model()
+    ids = torch.randint(4, 99, (2, 7))
+    mask = torch.ones_like(ids)
+    expected = model(input_ids=ids, attention_mask=mask).logits
+    exported = torch.export.export(model, (), {"input_ids": ids, "attention_mask": mask})
+    torch.testing.assert_close(exported.module()(input_ids=ids, attention_mask=mask).logits, expected)
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(input_ids=ids, attention_mask=mask).logits, expected)
+
+
+def test_a_plain_trainer_with_datacollatorforseq2seq_trains_the_course_model(small_tokenizer, tmp_path):
+    from conftest import SOURCES, TARGETS
+    from datasets import Dataset
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    from hf_onelayer import OneLayerTranslatorConfig, OneLayerTranslatorModel
+
+    rows = Dataset.from_dict({"de": SOURCES, "en": TARGETS}).map(
+        lambda r: small_tokenizer(r["de"], text_target=r["en"]), remove_columns=["de", "en"])
+    torch.manual_seed(0)
+    model = OneLayerTranslatorModel(OneLayerTranslatorConfig(
+        src_vocab_size=small_tokenizer.src_vocab_size, tgt_vocab_size=small_tokenizer.tgt_vocab_size, hidden_size=16,
+        head_dim_qk=8, head_dim_v=8, intermediate_size=16))
+    batch = DataCollatorForSeq2Seq(small_tokenizer, model=model)([rows[i] for i in range(len(rows))])
+    assert batch["labels"].shape != batch["input_ids"].shape  # the two sides are padded separately
+    assert model(**batch).loss.isfinite()
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=6, report_to="none",
+                             use_cpu=True, learning_rate=1e-2)
+    result = Trainer(model=model, args=args, train_dataset=rows,
+                     data_collator=DataCollatorForSeq2Seq(small_tokenizer, model=model)).train()
+    assert result.training_loss > 0 and math.isfinite(result.training_loss)

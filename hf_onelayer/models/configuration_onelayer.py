@@ -98,6 +98,11 @@ class OneLayerTranslatorConfig(PretrainedConfig):
         super().__post_init__(**kwargs)
         self.check_values()
 
+    @property
+    def num_hidden_layers(self) -> int:
+        """One attention/feed-forward block, always (transformers' utilities read this name)."""
+        return 1
+
     def check_values(self):
         """Raise ``OneLayerConfigError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
         positive = ["src_vocab_size", "tgt_vocab_size", "hidden_size", "num_attention_heads", "head_dim_qk",
