@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from .configuration_onelayer import OneLayerTranslatorConfig
@@ -67,9 +68,11 @@ class OneLayerEmbeddings(nn.Module):
         self.projection = nn.Linear(dim, config.hidden_size, bias=False) if config.src_embedding_dim else None
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids: torch.LongTensor) -> torch.Tensor:
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)  # (B, T, E)
+    def forward(self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        """Token ids (B, T), or their embeddings ``inputs_embeds`` (B, T, E) -> (B, T, C)."""
+        tokens = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, E)
+        positions = torch.arange(tokens.shape[1], device=tokens.device)  # (T,)
+        x = tokens + self.position_embeddings(positions)  # (B, T, E)
         if self.LayerNorm is not None:
             x = self.LayerNorm(x)
         if self.projection is not None:
@@ -137,7 +140,7 @@ class OneLayerFeedForward(nn.Module):
         return self.dense_out(F.relu(self.dense_in(x)))
 
 
-class OneLayerBlock(nn.Module):
+class OneLayerBlock(GradientCheckpointingLayer):
     """Attention and feed-forward, each with a residual connection and a LayerNorm.
 
     post-norm (course model): ``x = LN1(x + attn(x)); x = LN2(x + ffn(x))``
@@ -215,8 +218,14 @@ class LinearCrossEntropy(torch.autograd.Function):
         return *(None if g is None else g * grad_loss for g in ctx.saved_tensors), None, None, None
 
 
-class ReapplyFreezingOnLoad:
-    """``from_pretrained`` re-applies the config's freezing (``apply_freezing``): loading recreates the parameters."""
+class OneLayerModelMixin:
+    """What both models share with transformers: ``from_pretrained`` re-applies the config's freezing
+    (``apply_freezing``; loading recreates the parameters), and ``set_attn_implementation`` works."""
+
+    @classmethod
+    def _can_set_attn_implementation(cls) -> bool:
+        """``set_attn_implementation`` switches: the attention layers read ``config._attn_implementation`` per call."""
+        return True
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
@@ -227,12 +236,13 @@ class ReapplyFreezingOnLoad:
         return loaded
 
 
-class OneLayerTranslatorPreTrainedModel(ReapplyFreezingOnLoad, PreTrainedModel):
+class OneLayerTranslatorPreTrainedModel(OneLayerModelMixin, PreTrainedModel):
     config_class = OneLayerTranslatorConfig
     config: OneLayerTranslatorConfig
     base_model_prefix = "onelayer"
     main_input_name = "input_ids"
     _supports_sdpa = True
+    supports_gradient_checkpointing = True  # the block is a GradientCheckpointingLayer
     # forward takes no **kwargs, so Trainer never rescales the loss by the number of processes
     accepts_loss_kwargs = False
 
@@ -268,24 +278,28 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
 
-    def _check_inputs(self, input_ids: torch.Tensor, labels: torch.Tensor | None):
-        if input_ids.dim() != 2:
+    def _check_inputs(self, input_ids: torch.Tensor | None, labels: torch.Tensor | None,
+                      inputs_embeds: torch.Tensor | None = None):
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids and inputs_embeds")
+        shape = tuple(input_ids.shape if input_ids is not None else inputs_embeds.shape[:2])
+        if input_ids is not None and input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
-        length, limit = input_ids.shape[1], self.config.max_position_embeddings
+        length, limit = shape[1], self.config.max_position_embeddings
         if length > limit:
             raise ValueError(
                 f"input_ids has length {length}, longer than max_position_embeddings={limit}; "
                 "truncate the inputs (the data pipeline does this and reports it)"
             )
+        if labels is not None and labels.shape != shape:
+            raise ValueError(f"labels must have the shape of input_ids {shape}, got {tuple(labels.shape)}")
+        if torch.compiler.is_compiling():  # the id checks read tensor values: skipped while tracing
+            return
         vocab = self.config.src_vocab_size
-        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
+        if input_ids is not None and input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
             bad = input_ids[(input_ids < 0) | (input_ids >= vocab)][0].item()
             raise ValueError(f"input_ids contain id {bad}, outside the source vocabulary [0, {vocab})")
         if labels is not None:
-            if labels.shape != input_ids.shape:
-                raise ValueError(
-                    f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(labels.shape)}"
-                )
             real = labels[labels != -100]
             vocab = self.config.tgt_vocab_size
             if real.numel() and (int(real.min()) < 0 or int(real.max()) >= vocab):
@@ -294,7 +308,7 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
 
     def forward(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         output_attentions: bool | None = None,
@@ -302,6 +316,7 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         return_dict: bool | None = None,
         loss_positions_only: bool = False,  # no "label" in the name: Trainer would take it for a label column
         smoothing: float = 0.0,
+        inputs_embeds: torch.Tensor | None = None,
     ) -> OneLayerTranslatorOutput | tuple:
         r"""
         input_ids: (B, T) source token ids, padded with ``pad_token_id``.
@@ -313,20 +328,31 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             the loss is the same, ``logits`` is None. With dynamic padding about half of the positions
             carry no label, and the head over the vocabulary is most of the work.
         smoothing: label smoothing of that training loss (only with ``loss_positions_only``).
+        inputs_embeds: (B, T, E) source token embeddings instead of ``input_ids``.
+
+        Labels longer than the inputs (``DataCollatorForSeq2Seq`` pads the two sides separately) get the
+        inputs padded to their length, as the model needs a position for every target token; shorter
+        ones are padded with -100.
         """
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        self._check_inputs(input_ids, labels)
+        shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
+        if attention_mask is not None and attention_mask.shape != shape:
+            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids "
+                             f"{tuple(shape)}; they must match")
+        if labels is not None and labels.dim() == 2 and labels.shape[1] != shape[1]:
+            input_ids, attention_mask, labels = self._same_width(input_ids, attention_mask, labels)
+        self._check_inputs(input_ids, labels, inputs_embeds)
 
         if attention_mask is None:
-            key_mask = torch.ones_like(input_ids, dtype=torch.bool)
+            key_mask = torch.ones(shape, dtype=torch.bool, device=self.device)
         else:
             key_mask = attention_mask.bool()
 
-        embedded = self.embeddings(input_ids)  # (B, T, C)
+        embedded = self.embeddings(input_ids, inputs_embeds)  # (B, T, C)
         if smoothing and not loss_positions_only:
             raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
         if loss_positions_only:
@@ -352,6 +378,27 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         if not return_dict:
             return tuple(t for t in (loss, logits, hidden_states, attentions) if t is not None)
         return OneLayerTranslatorOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
+
+    def _same_width(self, input_ids, attention_mask, labels):
+        """Pad the inputs (pad id, mask 0) or the labels (-100) so both have the wider one's length."""
+        extra = labels.shape[1] - (input_ids.shape[1] if input_ids is not None else 0)
+        if extra > 0:
+            if input_ids is None:
+                raise ValueError("labels longer than inputs_embeds: pad inputs_embeds to the labels' length")
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
+            input_ids = F.pad(input_ids, (0, extra), value=self.config.pad_token_id)
+            attention_mask = F.pad(attention_mask, (0, extra), value=0)
+        else:
+            labels = F.pad(labels, (0, -extra), value=-100)
+        return input_ids, attention_mask, labels
+
+    def generate(self, *args, **kwargs):
+        """The course model writes every output position in one pass, so there is nothing to generate."""
+        raise NotImplementedError(
+            "the course model predicts English token t at German position t in one forward pass and has no "
+            "generate(); use model.translate_ids(input_ids, attention_mask) or hf_onelayer.translation.translate, "
+            "or the encoder-decoder (AutoModelForSeq2SeqLM) for generate()")
 
     def _head_input(self, hidden: torch.Tensor) -> torch.Tensor:
         """(..., C) -> (..., E_tgt): through the head projection when there is one."""

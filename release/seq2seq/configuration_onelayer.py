@@ -4,10 +4,19 @@ This file is copied into every saved model folder (remote code), so it imports o
 third-party libraries and its sibling files, never ``hf_onelayer`` by name.
 """
 
+import difflib
+import logging
+import math
 from typing import Literal
 
 from huggingface_hub.dataclasses import strict
-from transformers import PretrainedConfig
+from transformers import GenerationConfig, PretrainedConfig
+
+logger = logging.getLogger(__name__)
+
+
+class OneLayerConfigError(ValueError):
+    """A config field out of range or misspelt; the message names the field."""
 
 
 @strict(accept_kwargs=True)
@@ -85,31 +94,59 @@ class OneLayerTranslatorConfig(PretrainedConfig):
     )
 
     def __post_init__(self, **kwargs):
+        check_unknown(self, kwargs)
         super().__post_init__(**kwargs)
         self.check_values()
 
+    @property
+    def num_hidden_layers(self) -> int:
+        """One attention/feed-forward block, always (transformers' utilities read this name)."""
+        return 1
+
     def check_values(self):
-        """Raise ``ValueError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
+        """Raise ``OneLayerConfigError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
         positive = ["src_vocab_size", "tgt_vocab_size", "hidden_size", "num_attention_heads", "head_dim_qk",
                     "head_dim_v", "intermediate_size", "max_position_embeddings", "layer_norm_eps",
                     "initializer_range", "decode_length_ratio", "src_embedding_dim", "tgt_embedding_dim"]
         if self.decode_length_offset < 0:
-            raise ValueError(f"{type(self).__name__}.decode_length_offset must be >= 0, got {self.decode_length_offset!r}")
+            raise OneLayerConfigError(f"{type(self).__name__}.decode_length_offset must be >= 0, "
+                                      f"got {self.decode_length_offset!r}")
         check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id"),
                      min(self.src_vocab_size, self.tgt_vocab_size))
 
 
 def check_ranges(config, positive, token_ids, vocab: int):
-    """Raise ``ValueError`` naming the first field out of range: ``positive`` fields (None allowed) must be
-    > 0, the dropout probabilities in [0, 1), the ``token_ids`` that are set inside ``vocab``."""
-    checks = [(name, "> 0", getattr(config, name) > 0) for name in positive if getattr(config, name) is not None]
+    """Raise ``OneLayerConfigError`` naming the first field out of range: ``positive`` fields (None allowed)
+    must be finite and > 0, the dropout probabilities in [0, 1), the ``token_ids`` that are set inside
+    ``vocab``, and ``max_position_embeddings`` must leave room for <bos>, a token and <eos>."""
+    checks = [(name, "finite and > 0", 0 < getattr(config, name) < math.inf)
+              for name in positive if getattr(config, name) is not None]
+    checks += [("max_position_embeddings", ">= 3 (<bos>, one token, <eos>)", config.max_position_embeddings >= 3)]
     checks += [(name, "in [0, 1)", 0 <= getattr(config, name) < 1)
                for name in ("hidden_dropout_prob", "attention_probs_dropout_prob")]
     checks += [(name, f"inside the vocabularies (< {vocab})", 0 <= getattr(config, name) < vocab)
                for name in token_ids if getattr(config, name) is not None]
     for name, wanted, ok in checks:
         if not ok:
-            raise ValueError(f"{type(config).__name__}.{name} must be {wanted}, got {getattr(config, name)!r}")
+            raise OneLayerConfigError(f"{type(config).__name__}.{name} must be {wanted}, got {getattr(config, name)!r}")
+
+
+# Keys that transformers itself reads or stores besides a config's fields.
+KNOWN_KEYS = set(PretrainedConfig().to_dict()) | set(GenerationConfig._get_default_generation_params()) | {
+    "auto_map", "custom_pipelines", "name_or_path", "torch_dtype", "num_labels", "output_attentions",
+    "attn_implementation", "experts_implementation", "per_layer_config", "rope_scaling", "rope_theta"}
+
+
+def check_unknown(config, kwargs: dict) -> None:
+    """Refuse a keyword that looks like a misspelt field (``hiden_size``); warn about any other unknown one."""
+    fields = [f for f in type(config).__dataclass_fields__ if not f.startswith("_")]
+    for key in kwargs:
+        if key in KNOWN_KEYS or key.startswith("_"):
+            continue
+        close = difflib.get_close_matches(key, fields, n=1, cutoff=0.85)
+        if close:
+            raise OneLayerConfigError(f"{type(config).__name__}: unknown field {key!r}; did you mean {close[0]!r}?")
+        logger.warning("%s: unknown field %r, kept as an attribute", type(config).__name__, key)
 
 
 __all__ = ["OneLayerTranslatorConfig"]

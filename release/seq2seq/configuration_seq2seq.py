@@ -9,7 +9,7 @@ from typing import Literal
 from huggingface_hub.dataclasses import strict
 from transformers import PretrainedConfig
 
-from .configuration_onelayer import check_ranges
+from .configuration_onelayer import check_ranges, check_unknown
 
 
 @strict(accept_kwargs=True)
@@ -78,11 +78,12 @@ class OneLayerSeq2SeqConfig(PretrainedConfig):
     )
 
     def __post_init__(self, **kwargs):
+        check_unknown(self, kwargs)
         super().__post_init__(**kwargs)
         self.check_values()
 
     def check_values(self):
-        """Raise ``ValueError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
+        """Raise ``OneLayerConfigError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
         positive = ["vocab_size", "src_vocab_size", "hidden_size", "encoder_layers", "decoder_layers",
                     "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size", "max_position_embeddings",
                     "layer_norm_eps", "initializer_range"]

@@ -19,10 +19,11 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from .configuration_seq2seq import OneLayerSeq2SeqConfig
-from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, ReapplyFreezingOnLoad
+from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, OneLayerModelMixin
 
 
 class Seq2SeqEmbeddings(nn.Module):
@@ -107,7 +108,7 @@ class AddNorm(nn.Module):
         return (x if self.pre_norm else self.norm(x)), weights
 
 
-class EncoderLayer(nn.Module):
+class EncoderLayer(GradientCheckpointingLayer):
     """Self-attention over the source, then feed-forward; each with add & norm."""
 
     def __init__(self, config: OneLayerSeq2SeqConfig, layer_idx: int):
@@ -122,7 +123,7 @@ class EncoderLayer(nn.Module):
         return self.feed_forward_norm(x, self.feed_forward)[0], weights
 
 
-class DecoderLayer(nn.Module):
+class DecoderLayer(GradientCheckpointingLayer):
     """Masked self-attention over the English so far, cross-attention to the encoder, feed-forward; each with add & norm."""
 
     def __init__(self, config: OneLayerSeq2SeqConfig, layer_idx: int):
@@ -146,6 +147,9 @@ def source_key_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor
     """(B, 1, 1, S): True at real source tokens (every token when ``attention_mask`` is None)."""
     if attention_mask is None:
         return torch.ones(input_ids.shape[0], 1, 1, input_ids.shape[1], dtype=torch.bool, device=input_ids.device)
+    if attention_mask.shape != input_ids.shape:
+        raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids "
+                         f"{tuple(input_ids.shape)}; they must match")
     return attention_mask[:, None, None, :].bool()
 
 
@@ -203,13 +207,14 @@ class Seq2SeqDecoder(nn.Module):
         return x, tuple(states), tuple(self_attentions), tuple(cross_attentions)
 
 
-class OneLayerSeq2SeqPreTrainedModel(ReapplyFreezingOnLoad, PreTrainedModel):
+class OneLayerSeq2SeqPreTrainedModel(OneLayerModelMixin, PreTrainedModel):
     config_class = OneLayerSeq2SeqConfig
     config: OneLayerSeq2SeqConfig
     base_model_prefix = "seq2seq"
     main_input_name = "input_ids"
     _supports_sdpa = True
     _can_compile_fullgraph = False
+    supports_gradient_checkpointing = True  # encoder and decoder layers are GradientCheckpointingLayers
     # forward takes no **kwargs, so Trainer never rescales the loss by the number of processes
     accepts_loss_kwargs = False
 
