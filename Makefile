@@ -46,9 +46,10 @@ runs/vectors/pretrain_vectors.json: | $(STAMP)
 
 # The encoder-decoder's search: val BLEU (greedy) after a 4-epoch budget per trial, random embeddings.
 SEARCH_SEQ2SEQ ?= runs/search_seq2seq
+SEARCH_TIMEOUT ?= 3300
 search-seq2seq: $(STAMP)
 	$(PY) -m hf_onelayer.cli search training/configs/seq2seq.json --data_dir $(DATA) --output_dir $(SEARCH_SEQ2SEQ) \
-		--num_train_epochs 4 --n_trials 12 --timeout_s 3300 --disable_tqdm true \
+		--num_train_epochs 4 --n_trials 12 --timeout_s $(SEARCH_TIMEOUT) --disable_tqdm true \
 		--enqueue training/configs/seq2seq_search_seeds.json
 	$(PY) -m hf_onelayer.cli search training/configs/seq2seq.json --output_dir $(SEARCH_SEQ2SEQ) \
 		--report_dir reports/hparam_search_seq2seq

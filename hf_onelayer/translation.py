@@ -92,6 +92,9 @@ def check_tokenizer(config, tokenizer, where: str) -> None:
         if got != size:
             raise UserError(f"{where}: the tokenizer's {name} is {got} but config.json says {size}; "
                             "the tokenizer files come from another run")
+    if config.is_encoder_decoder and config.src_vocab_size is None and not getattr(tokenizer, "is_joint", False):
+        raise UserError(f"{where}: config.json ({config.model_type}) shares one vocabulary between the languages, "
+                        "but the tokenizer has two; the tokenizer files come from another run")
 
 
 def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, progress: bool = False,
