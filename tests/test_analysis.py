@@ -123,3 +123,32 @@ def test_simulate_cli_writes_png_json_and_markdown(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["study"] == 1 and (tmp_path / "summary.md").exists()
     assert (tmp_path / "study1_effective_support.png").stat().st_size > 1000
+
+
+def test_cross_attention_rows_sum_to_one_and_padded_sources_get_nothing(small_tokenizer):
+    from test_seq2seq import tiny_seq2seq
+
+    from hf_onelayer.analysis.trained import collect_cross_attention
+
+    model = tiny_seq2seq(vocab_size=small_tokenizer.tgt_vocab_size, src_vocab_size=small_tokenizer.src_vocab_size)
+    rows, pad_max = collect_cross_attention(model, small_tokenizer, SOURCES, TARGETS, batch_size=3)
+    assert pad_max == 0.0  # the sources of a batch differ in length, so there were padded keys
+    for w, src, tgt in zip(rows, SOURCES, TARGETS):
+        n = len(small_tokenizer(src)["input_ids"])
+        t = len(small_tokenizer(text_target=tgt)["input_ids"]) - 1
+        assert w.shape[-2:] == (t, n)
+        torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1]))
+
+
+def test_cross_attention_statistics_of_planted_alignments():
+    from hf_onelayer.analysis.trained import cross_attention_statistics
+
+    diagonal = torch.eye(5)[None, None]  # (1 layer, 1 head, T=5, S=5): each step on its own source token
+    reversed_ = torch.eye(5).flip(-1)[None, None]
+    uniform = torch.full((1, 1, 5, 5), 0.2)
+    stats = cross_attention_statistics([diagonal])["heads"][0]
+    assert stats["peaked_share"] == 1.0 and stats["monotone_share"] == 1.0 and stats["entropy_mean"] == 0.0
+    assert cross_attention_statistics([reversed_])["heads"][0]["monotone_share"] == 0.0
+    flat = cross_attention_statistics([uniform])
+    assert flat["heads"][0]["peaked_share"] == 0.0
+    assert flat["heads"][0]["entropy_mean"] == pytest.approx(flat["uniform_entropy_mean"]) == pytest.approx(math.log(5))

@@ -168,20 +168,99 @@ def plot_cross_attention(model, tokenizer, sentences: list[str], path: str, laye
     return save_figure(fig, path, dpi=100)
 
 
+@torch.no_grad()
+def collect_cross_attention(model, tokenizer, sources: list[str], targets: list[str], batch_size: int = 64):
+    """The encoder–decoder's cross-attention, teacher-forced on the reference ``targets``.
+
+    Per pair: (weights (layers, heads, T, S) over the T emitted target tokens and the S real source
+    tokens; row t is the step that predicts target token t); and the largest weight any padded source
+    key receives.
+    """
+    model = model.eval()
+    limit = model.config.max_position_embeddings
+    rows, pad_max = [], 0.0
+    for start in range(0, len(sources), batch_size):
+        src = tokenizer(sources[start : start + batch_size], padding=True, truncation=True, max_length=limit,
+                        return_tensors="pt")
+        tgt = tokenizer(text_target=targets[start : start + batch_size], padding=True, truncation=True,
+                        max_length=limit, return_tensors="pt")
+        out = model(**src, decoder_input_ids=tgt["input_ids"][:, :-1], output_attentions=True, use_cache=False)
+        weights = torch.stack(out.cross_attentions, dim=1)  # (B, L, nh, T, S)
+        mask = src["attention_mask"].bool()
+        if (~mask).any():
+            pad_max = max(pad_max, weights.masked_select(~mask[:, None, None, None, :].expand_as(weights)).max().item())
+        for b, (n, t) in enumerate(zip(mask.sum(1).tolist(), (tgt["attention_mask"].sum(1) - 1).tolist())):
+            rows.append(weights[b, :, :, :t, :n])
+    return rows, pad_max
+
+
+def cross_attention_statistics(rows, peak_threshold: float = 0.9) -> dict:
+    """Per (layer, head): mean entropy of a target step's weights over the source, the share of peaked steps
+    (max weight > ``peak_threshold``), and how monotone the argmax path over source positions is (the share
+    of consecutive steps whose argmax does not move back)."""
+    layers, heads = rows[0].shape[:2]
+    stats = {"heads": []}
+    for layer in range(layers):
+        for h in range(heads):
+            ent, peak, forward = [], [], []
+            for w in rows:
+                a = w[layer, h]  # (T, S)
+                ent.append(entropy(a))
+                peak.append(a.max(-1).values > peak_threshold)
+                path = a.argmax(-1)
+                forward.append(path[1:] >= path[:-1])
+            ent, peak, forward = (torch.cat(x).double() for x in (ent, peak, forward))
+            stats["heads"].append({"layer": layer, "head": h, "rows": len(ent), "entropy_mean": ent.mean().item(),
+                                   "effective_support_mean": ent.exp().mean().item(),
+                                   "peaked_share": peak.mean().item(), "monotone_share": forward.mean().item()})
+    sizes = torch.tensor([[w.shape[-2], w.shape[-1]] for w in rows], dtype=torch.double)  # (steps, source length)
+    stats["uniform_entropy_mean"] = ((sizes[:, 0] * sizes[:, 1].log()).sum() / sizes[:, 0].sum()).item()
+    stats["sentences"] = len(rows)
+    return stats
+
+
+def analyze_seq2seq(model, tokenizer, sources: list[str], targets: list[str], heatmap_sentences: list[str] | None = None,
+                    out_dir: str | None = None, label: str = "model") -> dict:
+    """Cross-attention statistics, the padding check and heatmaps of the encoder–decoder."""
+    rows, pad_max = collect_cross_attention(model, tokenizer, sources, targets)
+    stats = cross_attention_statistics(rows)
+    stats.update(padded_key_max_weight=pad_max, label=label, kind="cross-attention")
+    stats["figures"] = [] if out_dir is None else [plot_cross_attention(
+        model, tokenizer, heatmap_sentences or sources[:3], os.path.join(out_dir, f"{label}_cross_attention.png"))]
+    return stats
+
+
 def compare_models(models: list[tuple[str, object, object]], sentences: list[str], out_dir: str,
-                   heatmap_sentences: list[str] | None = None) -> dict:
-    """Per-model statistics and figures, plus side-by-side entropy histograms, of several (label, model, tokenizer)."""
+                   heatmap_sentences: list[str] | None = None, references: list[str] | None = None) -> dict:
+    """Per-model statistics and figures of several (label, model, tokenizer): the course model's self-attention,
+    the encoder–decoder's cross-attention (teacher-forced on ``references``); side-by-side entropy
+    histograms of the course models."""
     results, labelled = {}, []
     for label, model, tokenizer in models:
+        if model.config.is_encoder_decoder:
+            if references is None:
+                raise ValueError("the encoder-decoder's cross-attention is read on reference translations: pass references")
+            results[label] = analyze_seq2seq(model, tokenizer, sentences, references, heatmap_sentences, out_dir, label)
+            continue
         collected = collect_attention(model, tokenizer, sentences)
         labelled.append((label, collected[0]))
         results[label] = analyze_model(model, tokenizer, sentences, heatmap_sentences, out_dir, label, collected)
-    results["figures"] = [plot_entropy(labelled, os.path.join(out_dir, "side_by_side_entropy.png"))]
+    results["figures"] = [plot_entropy(labelled, os.path.join(out_dir, "side_by_side_entropy.png"))] if len(labelled) > 1 else []
     return results
 
 
 def summary_markdown(stats: dict) -> str:
     """A markdown table of the per-head statistics of one model."""
+    if stats.get("kind") == "cross-attention":
+        lines = [f"### {stats['label']}: cross-attention, {stats['sentences']} sentences (teacher-forced on the references)",
+                 "", "| layer | head | mean entropy (nats) | effective support | steps with max α > 0.9 "
+                 "| argmax path monotone |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {h['layer']} | {h['head']} | {h['entropy_mean']:.3f} | {h['effective_support_mean']:.2f} | "
+                  f"{100 * h['peaked_share']:.1f} % | {100 * h['monotone_share']:.1f} % |" for h in stats["heads"]]
+        lines += ["", f"Uniform attention over the same source sentences would have mean entropy "
+                      f"{stats['uniform_entropy_mean']:.3f} nats. Largest weight on a padded source key: "
+                      f"{stats['padded_key_max_weight']:.3g}.", ""]
+        return "\n".join(lines)
     lines = [f"### {stats.get('label', 'model')}: {stats['sentences']} sentences", "",
              "| head | mean entropy (nats) | effective support | rows with max α > 0.9 | diagonal mass | mean distance "
              "| score std in a row |",
@@ -197,4 +276,6 @@ def summary_markdown(stats: dict) -> str:
 
 
 __all__ = ["collect_attention", "head_statistics", "analyze_model", "compare_models", "summary_markdown",
+           "collect_cross_attention", "cross_attention_statistics", "analyze_seq2seq", "cross_attention",
+           "plot_cross_attention",
            "plot_heatmaps", "plot_entropy"]

@@ -22,7 +22,8 @@ class SimulateArguments:
 
 @dataclass
 class ModelAnalysisArguments:
-    model: str | None = field(default=None, metadata={"help": "a course model folder or Hub id (default: release/course)"})
+    model: str | None = field(default=None, metadata={"help": "a model folder or Hub id, either model "
+                                                                 "(default: release/course)"})
     compare: str | None = field(default=None, metadata={"help": "a second model to compare side by side"})
     data_dir: str | None = field(default=None, metadata={"help": "Multi30k raw files folder"})
     split: str = "val"
@@ -67,12 +68,11 @@ def model(argv: list[str]) -> dict:
     loaded = [("model", *load(args.model, kind="course"))]
     if args.compare:
         loaded.append(("compare", *load(args.compare)))
-    compared = compare_models(loaded, sentences, args.out, heat)
+    compared = compare_models(loaded, sentences, args.out, heat, references=data["en"][: args.max_sentences])
     paths = {"model": args.model or default_model("course"), "compare": args.compare}
     results = {"models": {label: compared[label] | {"path": paths[label]} for label, _, _ in loaded}}
     results["figures"] = [f for stats in results["models"].values() for f in stats["figures"]]
-    if args.compare:
-        results["figures"] += compared["figures"]
+    results["figures"] += compared["figures"]
     summary = [f"# Attention of trained models ({len(sentences)} {args.split} sentences)", ""]
     summary += [summary_markdown(stats) for stats in results["models"].values()]
     _write(args.out, results, "\n".join(summary))
