@@ -152,3 +152,13 @@ def test_cross_attention_statistics_of_planted_alignments():
     flat = cross_attention_statistics([uniform])
     assert flat["heads"][0]["peaked_share"] == 0.0
     assert flat["heads"][0]["entropy_mean"] == pytest.approx(flat["uniform_entropy_mean"]) == pytest.approx(math.log(5))
+
+
+def test_the_copy_detector_finds_planted_copies():
+    from hf_onelayer.analysis.trained import find_copies
+
+    source = [2, 50, 61, 72, 61, 3]  # <s> Anna sieht 2 sieht </s>
+    target = [50, 80, 72, 61, 3]  # Anna sees 2 sieht </s>
+    assert find_copies(source, target, copyable={50, 61, 72}) == [(0, 1), (2, 3), (3, 2)]
+    assert find_copies(source, target, copyable={72}) == [(2, 3)]
+    assert find_copies(source, [80, 81, 3], copyable={50, 61, 72}) == []

@@ -219,6 +219,73 @@ def cross_attention_statistics(rows, peak_threshold: float = 0.9) -> dict:
     return stats
 
 
+def find_copies(source_ids: list[int], target_ids: list[int], copyable: set[int]) -> list[tuple[int, int]]:
+    """(target step, source position) for each target token that copies a source token verbatim: the same id,
+    and an id in ``copyable`` (tokens with a letter or digit: names, numbers, words spelt alike). When the token
+    occurs more than once in the source, its first occurrence is taken."""
+    first_at = {}
+    for s, i in enumerate(source_ids):
+        first_at.setdefault(i, s)
+    return [(t, first_at[i]) for t, i in enumerate(target_ids) if i in copyable and i in first_at]
+
+
+def copyable_ids(tokenizer, sources: list[str], frequent: int = 100) -> set[int]:
+    """Ids of a joint vocabulary that can be copied: tokens with a letter or a digit (not punctuation or specials),
+    leaving out the ``frequent`` commonest tokens of ``sources`` (function words such as "in" that both
+    languages share are ordinary words, not copies)."""
+    from collections import Counter
+
+    counts = Counter(i for row in tokenizer(sources, add_special_tokens=False)["input_ids"] for i in row)
+    common = {i for i, _ in counts.most_common(frequent)}
+    specials = set(tokenizer.all_special_ids)
+    return {i for token, i in tokenizer.target.get_vocab().items()
+            if i not in specials and i not in common and any(ch.isalnum() for ch in token)}
+
+
+@torch.no_grad()
+def copying_in_the_wild(model, tokenizer, sources: list[str], batch_size: int = 64, peak_threshold: float = 0.9) -> dict:
+    """Problem 1A on real data: at each step where the encoder–decoder writes a token that copies a source
+    token verbatim, the cross-attention weight (each head, last layer) on that source token; against the
+    largest weight of the other steps. Translations are the model's own (greedy), read back teacher-forced."""
+    if not tokenizer.is_joint:
+        raise ValueError("copies are read as equal token ids, so the model needs a joint vocabulary")
+    copyable = copyable_ids(tokenizer, sources)
+    copy_weight, copy_max, other_max, examples = [], [], [], []
+    for start in range(0, len(sources), batch_size):
+        batch = sources[start : start + batch_size]
+        enc = tokenizer(batch, padding=True, return_tensors="pt")
+        ids = model.generate(**enc, num_beams=1)  # (B, 1 + T)
+        out = model(**enc, decoder_input_ids=ids[:, :-1], output_attentions=True, use_cache=False)
+        weights = out.cross_attentions[-1]  # (B, nh, T, S)
+        for b in range(len(batch)):
+            n = int(enc["attention_mask"][b].sum())
+            emitted = ids[b, 1:].tolist()
+            emitted = emitted[: emitted.index(tokenizer.eos_token_id) + 1] if tokenizer.eos_token_id in emitted else emitted
+            copies = find_copies(enc["input_ids"][b, :n].tolist(), emitted, copyable)
+            copied_steps = {t for t, _ in copies}
+            w = weights[b, :, : len(emitted), :n]  # (nh, T, S)
+            for t, s in copies:
+                copy_weight.append(w[:, t, s])
+                copy_max.append(w[:, t].max(-1).values)
+                if len(examples) < 20:
+                    examples.append(tokenizer.convert_ids_to_tokens([emitted[t]])[0])
+            other_max += [w[:, t].max(-1).values for t in range(len(emitted)) if t not in copied_steps]
+    copy_weight, copy_max, other_max = (torch.stack(x).double() for x in (copy_weight, copy_max, other_max))
+    heads = []
+    for h in range(copy_weight.shape[1]):
+        heads.append({"head": h, "copy_weight_on_source_token": copy_weight[:, h].mean().item(),
+                      "copy_peaked_share": (copy_weight[:, h] > peak_threshold).float().mean().item(),
+                      "copy_max_weight": copy_max[:, h].mean().item(),
+                      "other_max_weight": other_max[:, h].mean().item(),
+                      "other_peaked_share": (other_max[:, h] > peak_threshold).float().mean().item()})
+    best = copy_weight.max(dim=1).values  # the head that looks hardest at the copied token
+    return {"sentences": len(sources), "copy_steps": len(copy_weight), "other_steps": len(other_max),
+            "copy_examples": examples, "heads": heads,
+            "any_head_weight_on_copied_token": best.mean().item(),
+            "any_head_peaked_share": (best > peak_threshold).float().mean().item(),
+            "other_steps_any_head_max": other_max.max(dim=1).values.mean().item()}
+
+
 def analyze_seq2seq(model, tokenizer, sources: list[str], targets: list[str], heatmap_sentences: list[str] | None = None,
                     out_dir: str | None = None, label: str = "model") -> dict:
     """Cross-attention statistics, the padding check and heatmaps of the encoder–decoder."""
