@@ -127,6 +127,8 @@ BAD = [
      ["--resume_from_checkpoint", "nowhere"]),
     ("no last checkpoint", "train --data_dir {D} --output_dir {O} --resume_from_checkpoint last",
      ["--resume_from_checkpoint last", "no checkpoint"]),
+    ("resume true, nothing to resume", "train --data_dir {D} --output_dir {O} --resume_from_checkpoint true",
+     ["--resume_from_checkpoint true", "no checkpoint"]),
     ("finished run", "train --data_dir {D} --output_dir {B}/finished", ["finished run", "--overwrite_output_dir"]),
     ("infinite lr", "train --data_dir {D} --output_dir {O} --learning_rate inf", ["--learning_rate"]),
     ("translate no model", "translate --model {B}/nowhere Hallo", ["--model", "nowhere"]),
