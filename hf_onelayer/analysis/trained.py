@@ -288,10 +288,12 @@ def copying_in_the_wild(model, tokenizer, sources: list[str], batch_size: int = 
 
 def analyze_seq2seq(model, tokenizer, sources: list[str], targets: list[str], heatmap_sentences: list[str] | None = None,
                     out_dir: str | None = None, label: str = "model") -> dict:
-    """Cross-attention statistics, the padding check and heatmaps of the encoder–decoder."""
+    """Cross-attention statistics, the padding check, copying (joint vocabularies) and heatmaps of the encoder–decoder."""
     rows, pad_max = collect_cross_attention(model, tokenizer, sources, targets)
     stats = cross_attention_statistics(rows)
     stats.update(padded_key_max_weight=pad_max, label=label, kind="cross-attention")
+    if tokenizer.is_joint:
+        stats["copying"] = copying_in_the_wild(model, tokenizer, sources)
     stats["figures"] = [] if out_dir is None else [plot_cross_attention(
         model, tokenizer, heatmap_sentences or sources[:3], os.path.join(out_dir, f"{label}_cross_attention.png"))]
     return stats
@@ -327,6 +329,19 @@ def summary_markdown(stats: dict) -> str:
         lines += ["", f"Uniform attention over the same source sentences would have mean entropy "
                       f"{stats['uniform_entropy_mean']:.3f} nats. Largest weight on a padded source key: "
                       f"{stats['padded_key_max_weight']:.3g}.", ""]
+        copying = stats.get("copying")
+        if copying:
+            lines += [f"Copying, on the model's own greedy translations (last layer): {copying['copy_steps']} written "
+                      f"tokens copy a source token verbatim (e.g. {', '.join(copying['copy_examples'][:10])}); "
+                      f"{copying['other_steps']} other steps.", "",
+                      "| head | weight on the copied token | copies with weight > 0.9 | max weight, copies "
+                      "| max weight, other steps | other steps with max > 0.9 |", "| --- | --- | --- | --- | --- | --- |"]
+            lines += [f"| {h['head']} | {h['copy_weight_on_source_token']:.3f} | {100 * h['copy_peaked_share']:.1f} % | "
+                      f"{h['copy_max_weight']:.3f} | {h['other_max_weight']:.3f} | {100 * h['other_peaked_share']:.1f} % |"
+                      for h in copying["heads"]]
+            lines += ["", f"The head that looks hardest at the copied token gives it {copying['any_head_weight_on_copied_token']:.3f} "
+                          f"on average (> 0.9 for {100 * copying['any_head_peaked_share']:.1f} % of copies); at other steps "
+                          f"the hardest-looking head's largest weight is {copying['other_steps_any_head_max']:.3f}.", ""]
         return "\n".join(lines)
     lines = [f"### {stats.get('label', 'model')}: {stats['sentences']} sentences", "",
              "| head | mean entropy (nats) | effective support | rows with max α > 0.9 | diagonal mass | mean distance "
