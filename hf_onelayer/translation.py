@@ -118,7 +118,7 @@ def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, pr
                         return_tensors="pt")
         with torch.inference_mode():
             if model.config.is_encoder_decoder:
-                ids = model.generate(**enc, num_beams=num_beams or model.generation_config.num_beams)
+                ids = model.generate(**enc, **({"num_beams": num_beams} if num_beams else {}))  # else its own
             else:
                 ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
         for i, text in zip(rows, tokenizer.batch_decode(ids, skip_special_tokens=True)):

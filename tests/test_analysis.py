@@ -162,3 +162,24 @@ def test_the_copy_detector_finds_planted_copies():
     assert find_copies(source, target, copyable={50, 61, 72}) == [(0, 1), (2, 3), (3, 2)]
     assert find_copies(source, target, copyable={72}) == [(2, 3)]
     assert find_copies(source, [80, 81, 3], copyable={50, 61, 72}) == []
+
+
+def test_copying_in_the_wild_counts_every_written_token(tmp_path):
+    from test_seq2seq import tiny_seq2seq
+
+    from hf_onelayer import OneLayerTranslatorTokenizer
+    from hf_onelayer.analysis.trained import analyze_seq2seq
+
+    sources = ["Anna und Bob sehen 42 Hunde.", "Bob sieht Anna.", "Anna zählt 7 Katzen."]
+    targets = ["Anna and Bob see 42 dogs.", "Bob sees Anna.", "Anna counts 7 cats."]
+    tok = OneLayerTranslatorTokenizer.train_new(sources * 3, targets * 3, model="bpe", vocab_size=120, min_frequency=1)
+    model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
+    stats = analyze_seq2seq(model, tok, sources, targets, out_dir=str(tmp_path), label="tiny")
+    copying = stats["copying"]
+    with torch.no_grad():
+        written = model.generate(**tok(sources, padding=True, return_tensors="pt"), num_beams=1)[:, 1:].tolist()
+    lengths = [row.index(tok.eos_token_id) + 1 if tok.eos_token_id in row else len(row) for row in written]
+    assert copying["copy_steps"] + copying["other_steps"] == sum(lengths)
+    for head in copying["heads"]:
+        assert 0 <= head["copy_weight_on_source_token"] <= head["copy_max_weight"] <= 1
+    assert (tmp_path / "tiny_cross_attention.png").exists()

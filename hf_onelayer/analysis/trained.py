@@ -142,7 +142,7 @@ def cross_attention(model, tokenizer, sentence: str, num_beams: int | None = Non
     that wrote target token t, read back by teacher-forcing the model on its own output (eager path).
     """
     enc = tokenizer([sentence], return_tensors="pt")
-    ids = model.generate(**enc, num_beams=num_beams or model.generation_config.num_beams)  # (1, T + 1)
+    ids = model.generate(**enc, **({"num_beams": num_beams} if num_beams else {}))  # (1, T + 1): its own default
     out = model(**enc, decoder_input_ids=ids[:, :-1], output_attentions=True)
     return {
         "source": tokenizer.convert_source_ids_to_tokens(enc["input_ids"][0]),
@@ -270,6 +270,9 @@ def copying_in_the_wild(model, tokenizer, sources: list[str], batch_size: int = 
                 if len(examples) < 20:
                     examples.append(tokenizer.convert_ids_to_tokens([emitted[t]])[0])
             other_max += [w[:, t].max(-1).values for t in range(len(emitted)) if t not in copied_steps]
+    if not copy_weight:
+        return {"sentences": len(sources), "copy_steps": 0, "other_steps": len(other_max), "copy_examples": [],
+                "heads": []}
     copy_weight, copy_max, other_max = (torch.stack(x).double() for x in (copy_weight, copy_max, other_max))
     heads = []
     for h in range(copy_weight.shape[1]):
@@ -330,7 +333,7 @@ def summary_markdown(stats: dict) -> str:
                       f"{stats['uniform_entropy_mean']:.3f} nats. Largest weight on a padded source key: "
                       f"{stats['padded_key_max_weight']:.3g}.", ""]
         copying = stats.get("copying")
-        if copying:
+        if copying and copying["copy_steps"]:
             lines += [f"Copying, on the model's own greedy translations (last layer): {copying['copy_steps']} written "
                       f"tokens copy a source token verbatim (e.g. {', '.join(copying['copy_examples'][:10])}); "
                       f"{copying['other_steps']} other steps.", "",
