@@ -10,7 +10,8 @@ OUTPUT ?= runs/default
 ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install train train-seq2seq test bench release release-seq2seq search search-seq2seq attention-report clean
+.PHONY: install train train-seq2seq test bench release release-seq2seq search search-seq2seq attention-report \
+	attention-report-seq2seq clean
 
 install: $(STAMP)
 
@@ -85,6 +86,13 @@ attention-report: $(STAMP)
 	for n in 1 2 3 4; do $(PY) -m hf_onelayer.cli analyze simulate --study $$n --out reports/attention/study$$n || exit 1; done
 	$(PY) -m hf_onelayer.cli analyze model --model $(MODEL) --compare $(COMPARE) --data_dir $(DATA) --split val \
 		--max_sentences 1014 --out reports/attention/trained
+
+# Section 6 of reports/attention.md: the released encoder-decoder's cross-attention (and copying) next to the
+# released course model's self-attention, on all val sentences; heatmaps of a verb-final clause and a separable verb.
+attention-report-seq2seq: $(STAMP)
+	$(PY) -m hf_onelayer.cli analyze model --model release/seq2seq --compare release/course --data_dir $(DATA) \
+		--split val --max_sentences 1014 --out reports/attention/cross --heatmap_sentences \
+		"Der Mann, der das Fahrrad repariert, lacht." "Eine Frau ruft ihren Freund an."
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
