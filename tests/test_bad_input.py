@@ -146,6 +146,7 @@ BAD = [
      ["test_2017_flickr.de"]),
     ("evaluate samples 0", "evaluate --model {M} --data_dir {D} --max_samples 0", ["--max_samples"]),
     ("evaluate file and folder", "evaluate --model {M} --data_dir {D} --test_file {B}/x.jsonl", ["--test_file"]),
+    ("evaluate sources alone", "evaluate --model {M} --source_file {D}/val.de", ["--reference_file"]),
     ("push no folder", "push --model {B}/nowhere --repo_id x", ["nowhere"]),
     ("push offline", "push --model {M} --repo_id x", ["HF_HUB_OFFLINE"]),
     ("analyze study", "analyze simulate --study 9", ["--study"]),
@@ -202,11 +203,18 @@ def test_evaluate_reads_only_the_split_it_is_given(model_dir, tmp_path, capfd):
     for stem in ("test_2016_flickr", "test_2017_flickr"):  # no train.* and no val.* here
         write(tmp_path / f"{stem}.de", "\n".join(SOURCES) + "\n")
         write(tmp_path / f"{stem}.en", "\n".join(TARGETS) + "\n")
-    for split in ("test", "test_2017_flickr"):
+    runs = [["--data_dir", str(tmp_path), "--split", split] for split in ("test", "test_2017_flickr")]
+    runs.append(["--source_file", str(tmp_path / "test_2017_flickr.de"),
+                  "--reference_file", str(tmp_path / "test_2017_flickr.en")])
+    results = []
+    for flags in runs:
         capfd.readouterr()
-        assert cli(["evaluate", "--model", str(model_dir), "--data_dir", str(tmp_path), "--split", split]) == 0
-        result = json.loads(capfd.readouterr().out.strip().splitlines()[-1])
-        assert result["n_sentences"] == len(SOURCES)
+        assert cli(["evaluate", "--model", str(model_dir), *flags]) == 0
+        results.append(json.loads(capfd.readouterr().out.strip().splitlines()[-1]))
+        assert results[-1]["n_sentences"] == len(SOURCES)
+    for result in results:
+        result.pop("model_preparation_time", None)
+    assert results[0] == results[1] == results[2]  # the same sentences, however they are named
 
 
 # --- embeddings and config ----------------------------------------------------------------------

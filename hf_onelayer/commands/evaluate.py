@@ -1,6 +1,8 @@
 """``hf-onelayer evaluate``: perplexity, BLEU (lowercased and cased), chrF of a saved model on a split, as JSON.
 
     hf-onelayer evaluate --model DIR --data_dir ../shared/data/multi30k --split val [--num_beams 5]
+    hf-onelayer evaluate --model DIR --data_dir FOLDER --split test_2017_flickr     # any NAME.de / NAME.en pair
+    hf-onelayer evaluate --model DIR --source_file sources.de --reference_file references.en
 
 For the course model it also gives token accuracy and splits the perplexity by how much target and
 source lengths differ (``perplexity_len_diff_*``, see ``metrics.py``). It runs the same Trainer evaluation as training, so
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..arguments import parse
 from ..errors import UserError
-from ..data import DEFAULT_HUB_DATASET, canonical_split, load_translation_data
+from ..data import DEFAULT_HUB_DATASET, canonical_split, load_translation_data, read_parallel_files
 from ..trainer import evaluate_model
 from ..translation import load
 from ..utils import first
@@ -25,6 +27,9 @@ class EvaluateArguments:
     data_dir: str | None = field(default=None, metadata={"help": "folder of Multi30k raw files"})
     dataset_name: str = field(default=DEFAULT_HUB_DATASET, metadata={"help": "Hub dataset id (without data_dir)"})
     test_file: str | None = field(default=None, metadata={"help": "JSON lines to evaluate instead of a split"})
+    source_file: str | None = field(default=None, metadata={"help": "plain text, one German sentence a line "
+                                                                   "(with --reference_file, instead of a split)"})
+    reference_file: str | None = field(default=None, metadata={"help": "plain text, the reference of each line"})
     split: str = field(default="val", metadata={"help": "val, test, or any NAME with NAME.de/NAME.en in --data_dir"})
     batch_size: int = 256
     max_samples: int | None = None
@@ -36,10 +41,15 @@ def main(argv: list[str] | None = None) -> dict:
     for flag in ("batch_size", "max_samples", "num_beams"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise UserError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
-    if args.test_file and args.data_dir:
-        raise UserError("--test_file and --data_dir: give one of them")
+    sources = [name for name in ("data_dir", "test_file", "source_file") if getattr(args, name)]
+    if len(sources) > 1:
+        raise UserError(f"--{sources[0]} and --{sources[1]}: give one source of sentences")
+    if bool(args.source_file) != bool(args.reference_file):
+        raise UserError("--source_file and --reference_file go together")
     model, tokenizer = load(args.model)  # a bad --model fails before any data is read
-    if args.test_file:
+    if args.source_file:
+        dataset = read_parallel_files(args.source_file, args.reference_file)
+    elif args.test_file:
         dataset = load_translation_data(test_file=args.test_file)["test"]
     else:
         dataset = load_translation_data(args.data_dir, args.dataset_name, splits=(args.split,))[canonical_split(args.split)]
