@@ -65,11 +65,13 @@ release: $(STAMP) runs/vectors/pretrain_vectors.json
 	$(PY) training/release.py --run runs/release --data_dir $(DATA) --out release/course \
 		--command 'make release$(if $(RELEASE_ARGS), RELEASE_ARGS="$(RELEASE_ARGS)")'
 
-# Train the encoder-decoder's recipe and publish it as release/seq2seq (the default model) and model_card.md.
-SEQ2SEQ ?= training/configs/seq2seq.json
+# Train the encoder-decoder's tuned recipe (the search's best: the default with FFN 2048) and publish it as
+# release/seq2seq (the default model) and model_card.md.
+SEQ2SEQ ?= training/configs/seq2seq_tuned.json
+SEQ2SEQ_RUN ?= runs/release_seq2seq
 release-seq2seq: $(STAMP)
-	$(PY) training/train.py $(SEQ2SEQ) --data_dir $(DATA) --output_dir runs/release_seq2seq $(RELEASE_ARGS)
-	$(PY) training/release.py --run runs/release_seq2seq --data_dir $(DATA) --out release/seq2seq --card model_card.md \
+	$(PY) training/train.py $(SEQ2SEQ) --data_dir $(DATA) --output_dir $(SEQ2SEQ_RUN) $(RELEASE_ARGS)
+	$(PY) training/release.py --run $(SEQ2SEQ_RUN) --data_dir $(DATA) --out release/seq2seq --card model_card.md \
 		--command 'make release-seq2seq$(if $(RELEASE_ARGS), RELEASE_ARGS="$(RELEASE_ARGS)")'
 
 bench: $(STAMP)
