@@ -183,3 +183,46 @@ def test_copying_in_the_wild_counts_every_written_token(tmp_path):
     for head in copying["heads"]:
         assert 0 <= head["copy_weight_on_source_token"] <= head["copy_max_weight"] <= 1
     assert (tmp_path / "tiny_cross_attention.png").exists()
+
+
+def test_ablating_no_head_changes_nothing_and_one_head_changes_the_output():
+    from test_seq2seq import batch, tiny_seq2seq
+
+    from hf_onelayer.analysis.trained import ablated_heads
+
+    model = tiny_seq2seq()
+    ids, mask, labels = batch()
+    with torch.no_grad():
+        plain = model(input_ids=ids, attention_mask=mask, labels=labels).logits
+        with ablated_heads(model, []):
+            none = model(input_ids=ids, attention_mask=mask, labels=labels).logits
+        with ablated_heads(model, [(0, 1)]):
+            one = model(input_ids=ids, attention_mask=mask, labels=labels).logits
+        again = model(input_ids=ids, attention_mask=mask, labels=labels).logits  # hooks removed
+    torch.testing.assert_close(none, plain)
+    torch.testing.assert_close(again, plain)
+    assert not torch.allclose(one, plain)
+    course = tiny_model()
+    course_ids = torch.randint(4, 99, (2, 7))
+    with torch.no_grad(), ablated_heads(course, [(0, 0), (0, 1)]):
+        both = course(input_ids=course_ids).logits
+    block = course.block  # post-norm; with every head dropped, attention gives only its output bias
+    x = block.attention_norm(course.embeddings(course_ids) + block.attention.output.bias)
+    torch.testing.assert_close(both, course.lm_head(block.feed_forward_norm(x + block.feed_forward(x))))
+
+
+def test_scaling_a_key_by_one_is_the_identity_and_other_scales_move_the_output():
+    from test_seq2seq import batch, tiny_seq2seq
+
+    from hf_onelayer.analysis.trained import scaled_key
+
+    model = tiny_seq2seq()
+    ids, mask, labels = batch()
+    with torch.no_grad():
+        plain = model(input_ids=ids, attention_mask=mask, labels=labels).logits
+        with scaled_key(model, position=2, scale=1.0):
+            same = model(input_ids=ids, attention_mask=mask, labels=labels).logits
+        with scaled_key(model, position=2, scale=4.0):
+            moved = model(input_ids=ids, attention_mask=mask, labels=labels).logits
+    torch.testing.assert_close(same, plain)
+    assert not torch.allclose(moved, plain)

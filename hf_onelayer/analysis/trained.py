@@ -12,6 +12,7 @@ position t, key position s) are read for the real source tokens. Per head:
 """
 
 import os
+from contextlib import contextmanager
 
 import torch
 
@@ -300,6 +301,62 @@ def analyze_seq2seq(model, tokenizer, sources: list[str], targets: list[str], he
     stats["figures"] = [] if out_dir is None else [plot_cross_attention(
         model, tokenizer, heatmap_sentences or sources[:3], os.path.join(out_dir, f"{label}_cross_attention.png"))]
     return stats
+
+
+def attention_modules(model, kind: str = "cross"):
+    """The attention modules of ``kind``: "cross" or "self" (the encoder–decoder), or the course model's one."""
+    if not model.config.is_encoder_decoder:
+        return [model.block.attention]
+    if kind == "cross":
+        return [layer.cross_attn for layer in model.decoder.layers]
+    return [layer.self_attn for layer in list(model.encoder.layers) + list(model.decoder.layers)]
+
+
+@contextmanager
+def ablated_heads(model, heads: list[tuple[int, int]], kind: str = "cross"):
+    """Within the block, (layer, head) pairs of ``kind`` attention give no output: their slice of the
+    concatenated heads is zeroed before the output projection (as in "Are Sixteen Heads Really Better than One?")."""
+    modules = attention_modules(model, kind)
+    hooks = []
+    for index, module in enumerate(modules):
+        dropped = [h for layer, h in heads if layer == index]
+        if not dropped:
+            continue
+
+        def zero_heads(_, args, dropped=dropped, d_v=module.d_v):
+            (context,) = args  # (B, T, nh * d_v)
+            context = context.clone()
+            for h in dropped:
+                context[..., h * d_v : (h + 1) * d_v] = 0
+            return (context,)
+
+        hooks.append(module.output.register_forward_pre_hook(zero_heads))
+    try:
+        yield model
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+@contextmanager
+def scaled_key(model, position: int, scale: float, kind: str = "cross"):
+    """Within the block, the key of source position ``position`` in every ``kind`` attention is multiplied by
+    ``scale`` (a key of uncertain norm, Problem 1B ii); ``scale=1`` changes nothing."""
+    hooks = []
+    for module in attention_modules(model, kind):
+        def scale_key(_, args, output):
+            if output.shape[1] <= position:
+                return output
+            output = output.clone()
+            output[:, position] = output[:, position] * scale
+            return output
+
+        hooks.append(module.key.register_forward_hook(scale_key))
+    try:
+        yield model
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def compare_models(models: list[tuple[str, object, object]], sentences: list[str], out_dir: str,
