@@ -12,7 +12,7 @@ position t, key position s) are read for the real source tokens. Per head:
 """
 
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import torch
 
@@ -316,47 +316,38 @@ def attention_modules(model, kind: str = "cross"):
 def ablated_heads(model, heads: list[tuple[int, int]], kind: str = "cross"):
     """Within the block, (layer, head) pairs of ``kind`` attention give no output: their slice of the
     concatenated heads is zeroed before the output projection (as in "Are Sixteen Heads Really Better than One?")."""
-    modules = attention_modules(model, kind)
-    hooks = []
-    for index, module in enumerate(modules):
-        dropped = [h for layer, h in heads if layer == index]
-        if not dropped:
-            continue
+    with ExitStack() as hooks:  # each hook handle is removed on exit
+        for index, module in enumerate(attention_modules(model, kind)):
+            dropped = [h for layer, h in heads if layer == index]
+            if not dropped:
+                continue
 
-        def zero_heads(_, args, dropped=dropped, d_v=module.d_v):
-            (context,) = args  # (B, T, nh * d_v)
-            context = context.clone()
-            for h in dropped:
-                context[..., h * d_v : (h + 1) * d_v] = 0
-            return (context,)
+            def zero_heads(_, args, dropped=dropped, d_v=module.d_v):
+                (context,) = args  # (B, T, nh * d_v)
+                context = context.clone()
+                for h in dropped:
+                    context[..., h * d_v : (h + 1) * d_v] = 0
+                return (context,)
 
-        hooks.append(module.output.register_forward_pre_hook(zero_heads))
-    try:
+            hooks.enter_context(module.output.register_forward_pre_hook(zero_heads))
         yield model
-    finally:
-        for hook in hooks:
-            hook.remove()
 
 
 @contextmanager
 def scaled_key(model, position: int, scale: float, kind: str = "cross"):
     """Within the block, the key of source position ``position`` in every ``kind`` attention is multiplied by
     ``scale`` (a key of uncertain norm, Problem 1B ii); ``scale=1`` changes nothing."""
-    hooks = []
-    for module in attention_modules(model, kind):
-        def scale_key(_, args, output):
-            if output.shape[1] <= position:
-                return output
-            output = output.clone()
-            output[:, position] = output[:, position] * scale
+    def scale_key(_, args, output):  # (B, S, nh * d_qk)
+        if output.shape[1] <= position:
             return output
+        output = output.clone()
+        output[:, position] = output[:, position] * scale
+        return output
 
-        hooks.append(module.key.register_forward_hook(scale_key))
-    try:
+    with ExitStack() as hooks:
+        for module in attention_modules(model, kind):
+            hooks.enter_context(module.key.register_forward_hook(scale_key))
         yield model
-    finally:
-        for hook in hooks:
-            hook.remove()
 
 
 def compare_models(models: list[tuple[str, object, object]], sentences: list[str], out_dir: str,
