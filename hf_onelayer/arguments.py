@@ -163,6 +163,13 @@ class Parser(HfArgumentParser):
 
 
 
+def require_at_least_one(values: dict) -> None:
+    """``UserError`` naming the first flag of ``values`` (flag -> value, None = not given) that is below 1."""
+    for flag, value in values.items():
+        if value is not None and value < 1:
+            raise UserError(f"--{flag} must be >= 1, got {value}")
+
+
 def check_training(model_args, data_args, training_args) -> None:
     """Refuse bad flags before any data is read or tokenizer trained: ``UserError`` naming the flag."""
     from .embeddings.vectors import parse_spec
@@ -182,9 +189,7 @@ def check_training(model_args, data_args, training_args) -> None:
         "max_train_samples": data_args.max_train_samples, "max_eval_samples": data_args.max_eval_samples,
         "min_frequency": model_args.min_frequency, "tokenizer_vocab_size": model_args.tokenizer_vocab_size,
     }
-    for flag, value in at_least_one.items():
-        if value is not None and value < 1:
-            raise UserError(f"--{flag} must be >= 1, got {value}")
+    require_at_least_one(at_least_one)
     if training_args.max_steps <= 0 and not 0 < training_args.num_train_epochs < float("inf"):
         raise UserError(f"--num_train_epochs must be finite and > 0 (or give --max_steps), "
                         f"got {training_args.num_train_epochs}")

@@ -12,7 +12,7 @@ the numbers match.
 import json
 from dataclasses import dataclass, field
 
-from ..arguments import parse
+from ..arguments import parse, require_at_least_one
 from ..errors import UserError
 from ..data import DEFAULT_HUB_DATASET, canonical_split, load_translation_data, read_parallel_files
 from ..trainer import evaluate_model
@@ -38,9 +38,7 @@ class EvaluateArguments:
 
 def main(argv: list[str] | None = None) -> dict:
     (args,) = parse(EvaluateArguments, argv, "hf-onelayer evaluate")
-    for flag in ("batch_size", "max_samples", "num_beams"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            raise UserError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+    require_at_least_one({flag: getattr(args, flag) for flag in ("batch_size", "max_samples", "num_beams")})
     sources = [name for name in ("data_dir", "test_file", "source_file") if getattr(args, name)]
     if len(sources) > 1:
         raise UserError(f"--{sources[0]} and --{sources[1]}: give one source of sentences")

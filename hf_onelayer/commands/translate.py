@@ -7,7 +7,7 @@
 import sys
 from dataclasses import dataclass, field
 
-from ..arguments import parse
+from ..arguments import parse, require_at_least_one
 from ..errors import UserError
 from ..translation import load, translate
 from . import MODEL_HELP
@@ -25,9 +25,7 @@ def main(argv: list[str] | None = None) -> list[str]:
     unknown = [t for t in texts if t.startswith("--")]
     if unknown:
         raise UserError(f"unknown option {unknown[0]} (--help lists the flags)")
-    for flag in ("batch_size", "num_beams"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            raise UserError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+    require_at_least_one({"batch_size": args.batch_size, "num_beams": args.num_beams})
     model, tokenizer = load(args.model)
     if args.num_beams and not model.config.is_encoder_decoder:
         raise UserError("--num_beams applies to the encoder-decoder; the course model is greedy")
