@@ -11,7 +11,7 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: install train train-seq2seq test bench release release-seq2seq search search-seq2seq attention-report \
-	attention-report-seq2seq clean
+	attention-report-seq2seq heads-study clean
 
 install: $(STAMP)
 
@@ -95,6 +95,24 @@ attention-report-seq2seq: $(STAMP)
 	$(PY) -m hf_onelayer.cli analyze model --model release/seq2seq --compare release/course --data_dir $(DATA) \
 		--split val --max_sentences 1014 --out reports/attention/cross --heatmap_sentences \
 		"Der Mann, der das Fahrrad repariert, lacht." "Eine Frau ruft ihren Freund an."
+
+# Studies 3 and 4 of reports/attention.md: both models with 1, 2, 4 and 8 heads at the same total attention width
+# (course 192, encoder-decoder 256), two seeds each, a fixed budget (course 4 epochs, encoder-decoder 2), no
+# per-epoch evaluation (the study scores val itself); then head ablation and key scaling on val.
+HEADS_RUNS ?= runs/heads
+HEADS_SEEDS ?= 1 2
+HEADS_ARGS ?=
+heads-study: $(STAMP)
+	for h in 1 2 4 8; do for s in $(HEADS_SEEDS); do \
+	  for m in "course $(CONFIG) 192 4" "seq2seq training/configs/seq2seq.json 256 2"; do \
+	    set -- $$m; width=$$3; out=$(HEADS_RUNS)/$$1-h$$h-s$$s; \
+	    test -f $$out/all_results.json || $(PY) training/train.py $$2 --data_dir $(DATA) --output_dir $$out \
+	      --overwrite_output_dir true --num_attention_heads $$h --head_dim_qk $$((width / h)) \
+	      --head_dim_v $$((width / h)) --seed $$s --num_train_epochs $$4 --eval_strategy no --save_strategy no \
+	      --load_best_model_at_end false --max_eval_samples 1 --disable_tqdm true $(HEADS_ARGS) || exit 1; \
+	  done; done; done
+	$(PY) -m hf_onelayer.cli analyze heads --runs $(HEADS_RUNS) --data_dir $(DATA) --split val \
+		--out reports/attention/heads
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
