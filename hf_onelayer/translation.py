@@ -116,11 +116,14 @@ def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, pr
         rows = order[start : start + batch_size]
         enc = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=limit,
                         return_tensors="pt")
-        with torch.inference_mode():
-            if model.config.is_encoder_decoder:
-                ids = model.generate(**enc, **({"num_beams": num_beams} if num_beams else {}))  # else its own
-            else:
-                ids = model.translate_ids(enc["input_ids"], enc["attention_mask"])
-        for i, text in zip(rows, tokenizer.batch_decode(ids, skip_special_tokens=True)):
+        for i, text in zip(rows, tokenizer.batch_decode(translate_ids(model, enc, num_beams), skip_special_tokens=True)):
             out[i] = text
     return out
+
+
+@torch.inference_mode()
+def translate_ids(model, enc, num_beams: int | None = None):
+    """The output ids of one encoded batch: the course model's read-out, or the encoder–decoder's ``generate``."""
+    if model.config.is_encoder_decoder:
+        return model.generate(**enc, **({"num_beams": num_beams} if num_beams else {}))  # else its own default
+    return model.translate_ids(enc["input_ids"], enc["attention_mask"])

@@ -226,3 +226,106 @@ def test_scaling_a_key_by_one_is_the_identity_and_other_scales_move_the_output()
             moved = model(input_ids=ids, attention_mask=mask, labels=labels).logits
     torch.testing.assert_close(same, plain)
     assert not torch.allclose(moved, plain)
+
+
+def _joint_pair():
+    """A joint BPE tokenizer and a tiny encoder–decoder sized to it."""
+    from test_seq2seq import tiny_seq2seq
+
+    from hf_onelayer import OneLayerTranslatorTokenizer
+
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 3, TARGETS * 3, model="bpe", vocab_size=120, min_frequency=1)
+    return tiny_seq2seq(vocab_size=tok.tgt_vocab_size, max_position_embeddings=32), tok
+
+
+def test_scaled_key_with_a_position_per_row_scales_each_row_on_its_own():
+    from test_seq2seq import batch, tiny_seq2seq
+
+    from hf_onelayer.analysis.trained import scaled_key
+
+    model = tiny_seq2seq()
+    ids, mask, labels = batch()
+    positions = torch.tensor([2, 4, 1])
+    with torch.no_grad():
+        with scaled_key(model, positions, 3.0):
+            together = model(input_ids=ids, attention_mask=mask, labels=labels).logits
+        for row, position in enumerate(positions.tolist()):
+            with scaled_key(model, position, 3.0):
+                alone = model(input_ids=ids, attention_mask=mask, labels=labels).logits
+            torch.testing.assert_close(together[row], alone[row])
+
+
+def test_key_scaling_at_one_is_the_identity_and_other_scales_move_the_output():
+    from hf_onelayer.analysis.heads import key_scaling_shift, perturbed_positions
+
+    model, tok = _joint_pair()
+    positions = perturbed_positions(tok, SOURCES, 32, seed=3)
+    assert torch.equal(positions, perturbed_positions(tok, SOURCES, 32, seed=3))
+    for position, ids in zip(positions.tolist(), tok(SOURCES)["input_ids"]):
+        assert ids[position] not in tok.all_special_ids
+    shift = key_scaling_shift(model, tok, SOURCES, TARGETS, positions, scales=(1.0, 0.25, 4.0), batch_size=2)
+    assert torch.all(shift[1.0] == 0)
+    assert torch.all(shift[0.25] > 0) and torch.all(shift[4.0] > 0)
+    course = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size)
+    course_shift = key_scaling_shift(course, tok, SOURCES, TARGETS, positions, scales=(1.0, 4.0))
+    assert torch.all(course_shift[1.0] == 0) and torch.all(course_shift[4.0] > 0)
+
+
+def test_head_study_of_a_tiny_model_ablates_every_head():
+    from datasets import Dataset
+
+    from hf_onelayer.analysis.heads import head_study, perturbed_positions
+    from hf_onelayer.trainer import evaluate_model
+
+    model, tok = _joint_pair()
+    data = Dataset.from_dict({"de": SOURCES, "en": TARGETS})
+    positions = perturbed_positions(tok, SOURCES, 32)
+    out = head_study(model, tok, data, positions, scales=(1.0, 4.0), bleu_scales=(1.0,))
+    assert out["perplexity"] == pytest.approx(evaluate_model(model, tok, data, num_beams=1)["perplexity"])
+    assert [(h["layer"], h["head"]) for h in out["heads"]] == [(0, 0), (0, 1)]
+    assert all(h["perplexity_increase"] != 0 for h in out["heads"])  # masking a head changes the model
+    unscaled, scaled = out["key_scaling"]
+    assert unscaled["kl_mean"] == 0 and unscaled["bleu_change"] == 0 and len(unscaled["kl_per_sentence"]) == len(SOURCES)
+    assert scaled["kl_mean"] > 0 and "bleu_change" not in scaled
+
+
+def test_summary_of_planted_runs_gives_the_mean_over_seeds_and_the_kl_ratio():
+    from hf_onelayer.analysis.heads import summarize, summary_markdown
+
+    def run(heads, seed, bleu, kl):
+        return {"model": "course", "num_heads": heads, "head_dim": 192 // heads, "seed": seed, "bleu": bleu,
+                "perplexity": 20.0, "heads": [{"entropy_mean": 1.0, "bleu_drop": 0.5 * seed} for _ in range(heads)],
+                "key_scaling": [{"scale": 4.0, "kl_mean": sum(kl) / len(kl), "kl_var": 0.0, "kl_per_sentence": kl}]}
+
+    kl = [0.1, 0.4, 0.2, 0.8, 0.3]
+    runs = [run(1, 1, 30.0, [2 * x for x in kl]), run(1, 2, 32.0, [2 * x for x in kl]),
+            run(4, 1, 33.0, kl), run(4, 2, 35.0, kl)]
+    summary = summarize(runs, resamples=200)
+    one = summary["groups"][0]
+    assert (one["num_heads"], one["seeds"]) == (1, [1, 2])
+    assert one["bleu"][0] == pytest.approx(31.0) and one["bleu"][1] == pytest.approx(2 ** 0.5)
+    assert one["max_bleu_drop"][0] == pytest.approx(0.75)
+    (ratio,) = summary["robustness"]
+    assert ratio["num_heads"] == 4 and ratio["mean_ratio"] == pytest.approx(2.0)
+    assert ratio["mean_ratio_ci95"] == pytest.approx([2.0, 2.0]) and ratio["var_ratio"] == pytest.approx(4.0)
+    assert "| course | 4 | 4 | 2.00 |" in summary_markdown(summary, 5, "val")
+
+
+def test_heads_cli_studies_every_run_folder(tmp_path, small_tokenizer):
+    from conftest import save_folder
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "val.de").write_text("\n".join(SOURCES) + "\n", encoding="utf-8")
+    (data / "val.en").write_text("\n".join(TARGETS) + "\n", encoding="utf-8")
+    sizes = dict(src_vocab_size=small_tokenizer.src_vocab_size, tgt_vocab_size=small_tokenizer.tgt_vocab_size)
+    for heads in (1, 2):
+        save_folder(tiny_model(num_attention_heads=heads, head_dim_qk=16 // heads, head_dim_v=16 // heads, **sizes),
+                    small_tokenizer, tmp_path / "runs" / f"course-h{heads}")
+    results = analyze_main(["heads", "--runs", str(tmp_path / "runs"), "--data_dir", str(data), "--out",
+                            str(tmp_path / "out")])
+    assert [g["num_heads"] for g in results["groups"]] == [1, 2]
+    assert [r["num_heads"] for r in results["robustness"]] == [2] * 4  # one ratio per scale
+    assert sorted(p.name for p in (tmp_path / "out" / "runs").iterdir()) == ["course-h1.json", "course-h2.json"]
+    for figure in results["figures"]:
+        assert (tmp_path / "out" / figure.split("/")[-1]).stat().st_size > 1000

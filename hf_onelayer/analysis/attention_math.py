@@ -53,3 +53,13 @@ def peaked_lower_bound(margin: torch.Tensor | float, n: int) -> torch.Tensor | f
     if isinstance(margin, torch.Tensor):
         return 1.0 / (1.0 + (n - 1) * torch.exp(-margin))
     return 1.0 / (1.0 + (n - 1) * math.exp(-margin))
+
+
+def bootstrap_ratio(x: torch.Tensor, y: torch.Tensor, g: torch.Generator, resamples: int = 400, level: float = 0.95,
+                    statistic: str = "var") -> tuple[float, float]:
+    """Percentile bootstrap CI of statistic(x) / statistic(y) ("var" or "mean"), pairs (x_i, y_i) resampled
+    together, all resamples at once (x, y: (S,))."""
+    idx = torch.randint(0, len(x), (resamples, len(x)), generator=g)
+    ratios = getattr(x[idx], statistic)(dim=1) / getattr(y[idx], statistic)(dim=1)
+    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+    return ratios.quantile(lo).item(), ratios.quantile(hi).item()

@@ -12,7 +12,7 @@ import os
 import torch
 
 from ..utils import figure, save_figure
-from .attention_math import attend, effective_support, entropy, peaked_lower_bound
+from .attention_math import attend, bootstrap_ratio, effective_support, entropy, peaked_lower_bound
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -231,15 +231,6 @@ def study_averaging(n: int = 8, d: int = 32, alpha: float = 1e-4, betas=(0.5, 1,
     return out
 
 
-def _bootstrap_variance_ratio(x: torch.Tensor, y: torch.Tensor, g: torch.Generator, resamples: int = 400,
-                              level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of var(x)/var(y), all resamples at once (x, y: (S,))."""
-    idx = torch.randint(0, len(x), (resamples, len(x)), generator=g)
-    ratios = x[idx].var(dim=1) / y[idx].var(dim=1)
-    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-    return ratios.quantile(lo).item(), ratios.quantile(hi).item()
-
-
 def uncertain_norm_projections(samples: int, n: int, d: int, alpha: float, beta: float, seed: int,
                                dv: int = 16, chunk: int = 25000, include_fixed: bool = True) -> dict[str, torch.Tensor]:
     """Study 4 core: projections ``p`` of c on ``v_a - v_b`` (``+1/2`` = v_a, ``-1/2`` = v_b), chunked over samples.
@@ -285,12 +276,12 @@ def study_uncertain_norm(n: int = 8, d: int = 32, alpha: float = 1e-4, beta: flo
     r = uncertain_norm_projections(samples, n, d, alpha, beta, seed)
     var = {name: r[f"p_{name}"].var().item() for name in ("fixed", "single", "multi")}
     trace = {name: r[f"c_{name}"].var(dim=0).sum().item() for name in ("fixed", "single", "multi")}
-    lo, hi = _bootstrap_variance_ratio(r["p_single"][:20000], r["p_multi"][:20000], g)
+    lo, hi = bootstrap_ratio(r["p_single"][:20000], r["p_multi"][:20000], g)
     sweep = []
     for b in betas:
         rb = uncertain_norm_projections(20000, n, d, alpha, float(b), seed + 1)
         ratio = rb["p_single"].var().item() / rb["p_multi"].var().item()
-        blo, bhi = _bootstrap_variance_ratio(rb["p_single"], rb["p_multi"], g, resamples=200)
+        blo, bhi = bootstrap_ratio(rb["p_single"], rb["p_multi"], g, resamples=200)
         sweep.append({"beta": b, "var_single": rb["p_single"].var().item(), "var_multi": rb["p_multi"].var().item(),
                       "var_fixed": rb["p_fixed"].var().item(), "ratio": ratio, "ratio_ci95": [blo, bhi]})
     out = {

@@ -334,14 +334,16 @@ def ablated_heads(model, heads: list[tuple[int, int]], kind: str = "cross"):
 
 
 @contextmanager
-def scaled_key(model, position: int, scale: float, kind: str = "cross"):
+def scaled_key(model, position: int | torch.Tensor, scale: float, kind: str = "cross"):
     """Within the block, the key of source position ``position`` in every ``kind`` attention is multiplied by
-    ``scale`` (a key of uncertain norm, Problem 1B ii); ``scale=1`` changes nothing."""
+    ``scale`` (a key of uncertain norm, Problem 1B ii); ``scale=1`` changes nothing. ``position``: one for
+    every row, or a (B,) tensor with one per row of the batch."""
     def scale_key(_, args, output):  # (B, S, nh * d_qk)
-        if output.shape[1] <= position:
-            return output
+        rows = torch.arange(output.shape[0])
+        where = torch.as_tensor(position).expand(output.shape[0])
+        inside = where < output.shape[1]
         output = output.clone()
-        output[:, position] = output[:, position] * scale
+        output[rows[inside], where[inside]] *= scale
         return output
 
     with ExitStack() as hooks:

@@ -1,4 +1,5 @@
-"""``hf-onelayer analyze simulate --study N`` and ``hf-onelayer analyze model --model DIR``.
+"""``hf-onelayer analyze simulate --study N``, ``hf-onelayer analyze model --model DIR`` and
+``hf-onelayer analyze heads --runs DIR`` (studies 3 and 4 on trained models, e.g. from ``make heads-study``).
 
 Each writes PNG figures, ``results.json`` and ``summary.md`` into ``--out``.
 """
@@ -29,6 +30,16 @@ class ModelAnalysisArguments:
     split: str = "val"
     max_sentences: int = 500
     heatmap_sentences: list[str] = field(default_factory=list, metadata={"help": "sentences for heatmaps"})
+    out: str = "analysis"
+
+
+@dataclass
+class HeadsArguments:
+    runs: str = field(metadata={"help": "a folder of trained model folders (1, 2, 4, 8 heads; several seeds)"})
+    data_dir: str | None = field(default=None, metadata={"help": "Multi30k raw files folder"})
+    split: str = "val"
+    max_sentences: int | None = None
+    seed: int = field(default=0, metadata={"help": "the draw of the source token whose key is scaled, and the bootstrap"})
     out: str = "analysis"
 
 
@@ -79,13 +90,47 @@ def model(argv: list[str]) -> dict:
     return results
 
 
+def heads(argv: list[str]) -> dict:
+    from ..analysis.heads import head_study, perturbed_positions, plot_heads, run_info, summarize, summary_markdown
+    from ..data import SOURCE_LANG, canonical_split, load_translation_data
+    from ..translation import load
+    from ..utils import first
+
+    (args,) = parse(HeadsArguments, argv, "hf-onelayer analyze heads")
+    folders = sorted(os.path.join(args.runs, name) for name in os.listdir(args.runs)
+                     if os.path.isfile(os.path.join(args.runs, name, "config.json")))
+    if not folders:
+        raise UserError(f"--runs {args.runs}: no trained model folder (with config.json) in it")
+    data = first(load_translation_data(args.data_dir, splits=(args.split,))[canonical_split(args.split)],
+                 args.max_sentences)
+    os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
+    runs = []
+    for folder in folders:  # one JSON per run: an interrupted study goes on where it stopped
+        cached = os.path.join(args.out, "runs", os.path.basename(folder) + ".json")
+        if os.path.isfile(cached):
+            with open(cached, encoding="utf-8") as handle:
+                runs.append(json.load(handle))
+            continue
+        model, tokenizer = load(folder)
+        positions = perturbed_positions(tokenizer, list(data[SOURCE_LANG]), model.config.max_position_embeddings, args.seed)
+        result = run_info(folder) | {"path": folder} | head_study(model, tokenizer, data, positions)
+        with open(cached, "w", encoding="utf-8") as handle:
+            json.dump(result, handle)
+        runs.append(result)
+    summary = summarize(runs, seed=args.seed)
+    results = {"sentences": len(data), "split": args.split, **summary,
+               "figures": plot_heads(summary, runs, args.out)}
+    _write(args.out, results, summary_markdown(summary, len(data), args.split))
+    return results
+
+
 def main(argv: list[str] | None = None):
     argv = command_argv(argv)
-    commands = {"simulate": simulate, "model": model}
+    commands = {"simulate": simulate, "model": model, "heads": heads}
     if not argv or argv[0] not in commands:
-        usage = "usage: hf-onelayer analyze {simulate --study N | model --model DIR} [--out DIR] ..."
+        usage = "usage: hf-onelayer analyze {simulate --study N | model --model DIR | heads --runs DIR} [--out DIR] ..."
         if argv and argv[0] in ("-h", "--help"):
             print(usage)
             return None
-        raise UserError(f"expected 'simulate' or 'model' first; {usage}")
+        raise UserError(f"expected 'simulate', 'model' or 'heads' first; {usage}")
     return commands[argv[0]](argv[1:])
