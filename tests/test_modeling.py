@@ -343,3 +343,28 @@ def test_a_plain_trainer_with_datacollatorforseq2seq_trains_the_course_model(sma
     result = Trainer(model=model, args=args, train_dataset=rows,
                      data_collator=DataCollatorForSeq2Seq(small_tokenizer, model=model)).train()
     assert result.training_loss > 0 and math.isfinite(result.training_loss)
+
+
+def test_resize_token_embeddings_grows_the_source_table_and_the_head_by_the_added_tokens(tmp_path):
+    from conftest import SOURCES, TARGETS
+
+    from hf_onelayer import OneLayerTranslatorTokenizer
+    from hf_onelayer.translation import load
+
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES, TARGETS + ["zebras yawn"], min_frequency=1)
+    assert tok.src_vocab_size != tok.tgt_vocab_size  # the two tables differ, as on real data
+    model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size)
+    head = model.lm_head.weight.clone()
+    assert tok.add_tokens(["<name>", "<num>"]) == 2
+    model.resize_token_embeddings(len(tok))
+    assert (model.config.src_vocab_size, model.config.tgt_vocab_size) == (tok.src_vocab_size, tok.tgt_vocab_size)
+    assert model.lm_head.weight.shape[0] == tok.tgt_vocab_size and model.get_input_embeddings().padding_idx == 0
+    torch.testing.assert_close(model.lm_head.weight[: head.shape[0]], head)
+    enc = tok(["Ein <name> fährt Fahrrad."], text_target=["A <num> rides a bike."], return_tensors="pt")
+    with tok.as_target_tokenizer():
+        assert tok.convert_tokens_to_ids("<num>") in enc["labels"][0]
+    assert torch.isfinite(model(**enc).loss)  # the new ids are inside both tables
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    reloaded, _ = load(str(tmp_path), kind="course")
+    assert reloaded.config.tgt_vocab_size == tok.tgt_vocab_size

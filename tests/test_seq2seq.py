@@ -338,3 +338,60 @@ def test_word_level_vocabularies_give_separate_source_and_target_tables():
     enc = tok(SOURCES[:2], padding=True, return_tensors="pt")
     texts = tok.batch_decode(model.generate(**enc, max_new_tokens=4), skip_special_tokens=True)
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+
+
+def test_inputs_embeds_export_compile_and_checkpointing_match_the_plain_forward():
+    model = tiny_seq2seq()
+    ids, mask, labels = batch()
+    decoder_ids = model.prepare_decoder_input_ids_from_labels(labels)
+    plain = model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids, use_cache=False).logits
+    embedded = model(inputs_embeds=model.get_input_embeddings()(ids), attention_mask=mask, use_cache=False,
+                     decoder_inputs_embeds=model.decoder.embeddings.embed_tokens(decoder_ids)).logits
+    torch.testing.assert_close(embedded, plain)
+    with pytest.raises(ValueError, match="exactly one of input_ids and inputs_embeds"):
+        model(input_ids=ids, inputs_embeds=model.get_input_embeddings()(ids), labels=labels)
+    generated = model.generate(input_ids=ids, attention_mask=mask, num_beams=1, max_new_tokens=5)
+    torch.testing.assert_close(model.generate(inputs_embeds=model.get_input_embeddings()(ids), attention_mask=mask,
+                                              num_beams=1, max_new_tokens=5), generated)
+    inputs = {"input_ids": ids, "attention_mask": mask, "decoder_input_ids": decoder_ids, "use_cache": False}
+    torch.testing.assert_close(torch.export.export(model, (), inputs).module()(**inputs).logits, plain)
+    torch.testing.assert_close(torch.compile(model, fullgraph=True, backend="eager")(**inputs).logits, plain)
+    grads = []
+    for checkpointing in (False, True):
+        trained = tiny_seq2seq().train()
+        if checkpointing:
+            trained.gradient_checkpointing_enable()
+        trained(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+        grads.append([p.grad.clone() for p in trained.parameters() if p.grad is not None])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("joint", [True, False])
+def test_resize_token_embeddings_after_add_tokens_keeps_both_vocabularies_in_step(joint, tmp_path):
+    from conftest import SOURCES, TARGETS
+
+    from hf_onelayer import OneLayerTranslatorTokenizer
+
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, model="bpe" if joint else "word",
+                                                vocab_size=120, min_frequency=1)
+    sizes = {"vocab_size": tok.tgt_vocab_size} if joint else {"vocab_size": tok.tgt_vocab_size,
+                                                               "src_vocab_size": tok.src_vocab_size}
+    model = tiny_seq2seq(**sizes, tie_word_embeddings=True, max_position_embeddings=32)
+    old_rows = model.get_input_embeddings().weight[:5].clone()
+    assert tok.add_tokens(["<name>"]) == 1
+    model.resize_token_embeddings(len(tok))
+    config = model.config
+    assert config.vocab_size == tok.tgt_vocab_size and (config.src_vocab_size or config.vocab_size) == tok.src_vocab_size
+    assert model.lm_head.weight is model.decoder.embeddings.embed_tokens.weight  # still tied
+    assert model.get_input_embeddings().padding_idx == config.pad_token_id
+    torch.testing.assert_close(model.get_input_embeddings().weight[:5], old_rows)
+    enc = tok(["Ein <name> fährt."], text_target=["A <name> rides."], return_tensors="pt")
+    assert tok.convert_tokens_to_ids("<name>") in enc["input_ids"][0]
+    assert torch.isfinite(model(**enc).loss)
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    from hf_onelayer.translation import load
+
+    reloaded, reloaded_tok = load(str(tmp_path))  # config, tokenizer and weights agree
+    assert len(reloaded_tok) == len(tok) and reloaded.config.vocab_size == config.vocab_size

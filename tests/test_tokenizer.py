@@ -96,7 +96,7 @@ def test_wordpiece_spells_unseen_words_from_pieces_and_decodes_them(wordpiece_to
     assert tok.tokenizer_model == "wordpiece" and small_tokenizer.tokenizer_model == "word"
     assert tok.tgt_vocab_size <= 80 and (tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2, 3)
     ids = tok(text_target=["Two bikes play."])["input_ids"][0]  # "bikes" never occurs in training
-    pieces = tok.convert_ids_to_tokens(ids)
+    pieces = tok.convert_target_ids_to_tokens(ids)
     assert tok.unk_token_id not in ids and any(p.startswith("##") for p in pieces)
     assert tok.batch_decode([ids], skip_special_tokens=True) == ["two bikes play."]
     word_ids = small_tokenizer(text_target=["Two bikes play."])["input_ids"][0]
@@ -123,3 +123,54 @@ def test_wordpiece_save_and_load_keeps_the_pieces(wordpiece_tokenizer, tmp_path)
 def test_unknown_tokenizer_model_is_refused():
     with pytest.raises(ValueError, match="'word', 'wordpiece', 'bpe'.*'unigram'"):
         OneLayerTranslatorTokenizer.train_new(SOURCES, TARGETS, model="unigram")
+
+
+def _two_sizes():
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES, TARGETS + ["zebras yawn"], min_frequency=1)
+    assert tok.src_vocab_size != tok.tgt_vocab_size
+    return tok
+
+
+def test_add_tokens_and_len_agree_on_each_side_and_saving_keeps_them(tmp_path):
+    tok = _two_sizes()
+    src, tgt = tok.src_vocab_size, tok.tgt_vocab_size
+    assert len(tok) == src and tok.add_tokens(["<name>", "Zebra"]) == 2 and tok.add_tokens(["<name>"]) == 0
+    assert len(tok) == src + 2 == tok.src_vocab_size and tok.vocab_size == src  # vocab_size: without added tokens
+    with tok.as_target_tokenizer():
+        assert len(tok) == tgt + 2 and tok.convert_tokens_to_ids("<name>") == tgt
+    assert tok.convert_tokens_to_ids("<name>") == src
+    assert tok("ein <name> und zebra")["input_ids"][2] == src  # a word-level side lowercases: "zebra" matches
+    assert tok.decode(tok(text_target="a <name>")["input_ids"], skip_special_tokens=True) == "a <name>"
+    tok.save_pretrained(tmp_path)
+    again = OneLayerTranslatorTokenizer.from_pretrained(tmp_path)
+    assert len(again) == len(tok) and again("ein <name>")["input_ids"] == tok("ein <name>")["input_ids"]
+
+
+def test_convert_ids_and_tokens_are_consistent_on_each_side():
+    tok = _two_sizes()
+    german, english = ["ein", "mann", "fahrrad"], ["a", "man", "bike"]
+    assert tok.convert_ids_to_tokens(tok.convert_tokens_to_ids(german)) == german
+    with tok.as_target_tokenizer():
+        assert tok.convert_ids_to_tokens(tok.convert_tokens_to_ids(english)) == english
+        assert tok("a man")["input_ids"] == tok(text_target="a man")["input_ids"]  # encodes English inside
+    ids = tok(text_target="a man rides a bike.")["input_ids"]
+    assert tok.convert_target_ids_to_tokens(ids)[1:3] == ["a", "man"]
+    assert tok.convert_source_ids_to_tokens(tok("ein mann")["input_ids"])[1:3] == ["ein", "mann"]
+    assert tok.decode(ids, skip_special_tokens=True) == "a man rides a bike."  # decode reads the target side
+
+
+def test_special_token_overrides(tmp_path):
+    joint = OneLayerTranslatorTokenizer.train_new(SOURCES, TARGETS, model="bpe", vocab_size=120, min_frequency=1)
+    joint.save_pretrained(tmp_path / "joint")
+    tok = OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "joint", pad_token="<p>", bos_token="<bos>")
+    assert tok.pad_token == "<p>" and {tok.pad_token_id, tok.bos_token_id} == {len(joint), len(joint) + 1}
+    ids = tok(["Ein Mann.", "Zwei Hunde spielen im Schnee."], padding=True)["input_ids"]
+    assert ids[0][0] == tok.bos_token_id and ids[0][-1] == tok.pad_token_id
+    with tok.as_target_tokenizer():
+        assert tok.convert_tokens_to_ids("<p>") == tok.pad_token_id  # one id on both sides
+    two = _two_sizes()
+    two.save_pretrained(tmp_path / "two")
+    eos = OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "two", pad_token="</s>")  # in both vocabularies
+    assert eos.pad_token_id == eos.eos_token_id == 3
+    with pytest.raises(ValueError, match="pad_token '<p>' must have the same id in both vocabularies"):
+        OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "two", pad_token="<p>")

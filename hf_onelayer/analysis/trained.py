@@ -123,7 +123,7 @@ def plot_heatmaps(model, tokenizer, sentences: list[str], path: str) -> str:
         out = model(**enc, output_attentions=True)
         weights = out.attentions[0][0]  # (nh, n, n)
         src = tokenizer.convert_source_ids_to_tokens(enc["input_ids"][0].tolist())
-        pred = tokenizer.convert_ids_to_tokens(out.logits[0].argmax(-1).tolist())
+        pred = tokenizer.convert_target_ids_to_tokens(out.logits[0].argmax(-1).tolist())
         ylabels = [f"{s} → {p}" for s, p in zip(src, pred)]
         for h in range(heads):
             ax = axes[i][h]
@@ -147,7 +147,7 @@ def cross_attention(model, tokenizer, sentence: str, num_beams: int | None = Non
     out = model(**enc, decoder_input_ids=ids[:, :-1], output_attentions=True)
     return {
         "source": tokenizer.convert_source_ids_to_tokens(enc["input_ids"][0]),
-        "target": tokenizer.convert_ids_to_tokens(ids[0, 1:].tolist()),
+        "target": tokenizer.convert_target_ids_to_tokens(ids[0, 1:].tolist()),
         "translation": tokenizer.decode(ids[0], skip_special_tokens=True),
         "weights": torch.stack([w[0] for w in out.cross_attentions]),  # (L, nh, T, S)
     }
@@ -269,7 +269,7 @@ def copying_in_the_wild(model, tokenizer, sources: list[str], batch_size: int = 
                 copy_weight.append(w[:, t, s])
                 copy_max.append(w[:, t].max(-1).values)
                 if len(examples) < 20:
-                    examples.append(tokenizer.convert_ids_to_tokens([emitted[t]])[0])
+                    examples.append(tokenizer.convert_target_ids_to_tokens([emitted[t]])[0])
             other_max += [w[:, t].max(-1).values for t in range(len(emitted)) if t not in copied_steps]
     if not copy_weight:
         return {"sentences": len(sources), "copy_steps": 0, "other_steps": len(other_max), "copy_examples": [],

@@ -220,7 +220,24 @@ class LinearCrossEntropy(torch.autograd.Function):
 
 class OneLayerModelMixin:
     """What both models share with transformers: ``from_pretrained`` re-applies the config's freezing
-    (``apply_freezing``; loading recreates the parameters), and ``set_attn_implementation`` works."""
+    (``apply_freezing``; loading recreates the parameters), ``set_attn_implementation`` works, and
+    ``resize_token_embeddings`` keeps the source and target vocabulary sizes in step."""
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
+                                mean_resizing: bool = True) -> nn.Embedding:
+        """Resize the source embedding to ``new_num_tokens`` rows (``len(tokenizer)``: the source side is the one in
+        use). ``add_tokens`` adds each token to both vocabularies, so the target tables (embedding, head) gain or
+        lose as many rows; the config's vocabulary sizes follow. Returns the new source embedding."""
+        source = self.get_input_embeddings()
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return source
+        rows, padding_idx = source.num_embeddings, source.padding_idx  # the resize may reuse the module
+        resized = self._get_resized_embeddings(source, new_num_tokens, pad_to_multiple_of, mean_resizing)
+        resized.padding_idx = padding_idx
+        self._resize_vocabularies(resized, resized.num_embeddings - rows, mean_resizing)
+        self.tie_weights()
+        self.apply_freezing()
+        return self.get_input_embeddings()
 
     @classmethod
     def _can_set_attn_implementation(cls) -> bool:
@@ -277,6 +294,13 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
+
+    def _resize_vocabularies(self, source: nn.Embedding, added: int, mean_resizing: bool) -> None:
+        """The source table is ``source``; the head gains ``added`` target rows."""
+        self.set_input_embeddings(source)
+        self.lm_head = self._get_resized_lm_head(self.lm_head, self.config.tgt_vocab_size + added, mean_resizing=mean_resizing)
+        self.config.src_vocab_size = source.num_embeddings
+        self.config.tgt_vocab_size += added
 
     def _check_inputs(self, input_ids: torch.Tensor | None, labels: torch.Tensor | None,
                       inputs_embeds: torch.Tensor | None = None):

@@ -15,8 +15,9 @@ libraries, never ``hf_onelayer`` by name.
 
 import os
 import re
+from contextlib import contextmanager
 
-from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE, WordLevel, WordPiece
 from tokenizers.trainers import BpeTrainer, WordLevelTrainer, WordPieceTrainer
 from transformers import PreTrainedTokenizer
@@ -93,11 +94,14 @@ def train_joint_bpe(texts, vocab_size: int = 8000, min_frequency: int = 2) -> To
 
 
 class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
-    """Source (German) and target (English) word-level vocabularies behind one Hugging Face tokenizer.
+    """Source (German) and target (English) vocabularies behind one Hugging Face tokenizer.
 
     Both vocabularies give the special tokens the same ids: <pad>=0, <unk>=1, <s>=2, </s>=3.
-    Encoded sequences are ``<s> w1 ... wn </s>``. Ids are decoded with the target vocabulary
-    (outputs are English); :meth:`convert_source_ids_to_tokens` reads source ids.
+    Encoded sequences are ``<s> w1 ... wn </s>``. One side is in use at a time: the source, except while
+    encoding ``text_target`` or inside :meth:`as_target_tokenizer`. ``len``, ``get_vocab``,
+    ``convert_tokens_to_ids`` and ``convert_ids_to_tokens`` read the side in use; ``decode`` reads the
+    target (outputs are English). :meth:`convert_source_ids_to_tokens` and :meth:`convert_target_ids_to_tokens`
+    name their side. ``add_tokens`` adds to both sides, each giving the next free id of its own.
     """
 
     vocab_files_names = {
@@ -122,17 +126,21 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         self.min_frequency = min_frequency  # recorded in tokenizer_config.json
         self.source = source_tokenizer if source_tokenizer is not None else _load(source_tokenizer_file, "source")
         self.target = target_tokenizer if target_tokenizer is not None else _load(target_tokenizer_file, "target")
-        for token in (pad_token, unk_token, bos_token, eos_token):
-            ids = (self.source.token_to_id(str(token)), self.target.token_to_id(str(token)))
-            if ids[0] is None or ids[0] != ids[1]:
-                raise ValueError(
-                    f"special token {token!r} must have the same id in both vocabularies, got source/target ids {ids}"
-                )
         self._current = self.source
         kwargs.setdefault("special_tokens_pattern", "bos_eos")
         kwargs.setdefault("clean_up_tokenization_spaces", False)
+        # special tokens missing from the vocabularies (an override such as pad_token="<p>") are added here
         super().__init__(pad_token=pad_token, unk_token=unk_token, bos_token=bos_token, eos_token=eos_token,
                          min_frequency=min_frequency, **kwargs)
+        for name in ("pad_token", "unk_token", "bos_token", "eos_token"):  # the models hold one id of each
+            token = str(getattr(self, name))
+            ids = (self.source.token_to_id(token), self.target.token_to_id(token))
+            if ids[0] is None or ids[0] != ids[1]:
+                raise ValueError(
+                    f"{name} {token!r} must have the same id in both vocabularies, got source/target ids {ids}"
+                    + ("; a new token gets the next id of each side, and the sides differ in size: pass a token "
+                       "both vocabularies have" if None not in ids else "")
+                )
 
     @classmethod
     def train_new(cls, source_texts, target_texts, min_frequency: int = 2, model: str = "word",
@@ -170,10 +178,46 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
     def _switch_to_target_mode(self):
         self._current = self.target
 
+    @contextmanager
+    def as_target_tokenizer(self):
+        """Within the block the target side is in use: ``tok(texts)`` encodes English, ``convert_*`` and
+        ``len`` read the target vocabulary."""
+        previous, inside = self._current, self._in_target_context_manager
+        self._in_target_context_manager = True  # __call__ then keeps the side
+        self._switch_to_target_mode()
+        try:
+            yield self
+        finally:
+            self._current, self._in_target_context_manager = previous, inside
+
     @property
     def vocab_size(self) -> int:
-        """Size of the side in use: the source vocabulary, except while encoding ``text_target``."""
+        """Size of the side in use without added tokens (``len(tok)`` counts them)."""
+        return self._current.get_vocab_size(with_added_tokens=False)
+
+    def __len__(self) -> int:
         return self._current.get_vocab_size(with_added_tokens=True)
+
+    def _add_tokens(self, new_tokens, special_tokens: bool = False) -> int:
+        """Add tokens to both vocabularies (their `tokenizers` files, so saving keeps them). Each side gives a new
+        token its own next id. Returns how many tokens the side in use gained."""
+        tokens = []
+        for token in new_tokens or []:
+            if isinstance(token, str):
+                special = special_tokens or token in self.all_special_tokens
+                token = AddedToken(token, special=special, normalized=not special)
+            if str(token):
+                tokens.append(token)
+        before = len(self)
+        for side in {id(self.source): self.source, id(self.target): self.target}.values():
+            if special_tokens:
+                side.add_special_tokens(tokens)
+                continue
+            # a normalised token is matched in normalised text ("Katze" in "katze" on a lowercasing side)
+            side.add_tokens([AddedToken(side.normalizer.normalize_str(t.content), single_word=t.single_word,
+                                        lstrip=t.lstrip, rstrip=t.rstrip, normalized=True, special=t.special)
+                             if t.normalized and side.normalizer is not None else t for t in tokens])
+        return len(self) - before
 
     @property
     def src_vocab_size(self) -> int:
@@ -194,12 +238,20 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         return self.source.token_to_id(str(self.unk_token)) if index is None else index
 
     def _convert_id_to_token(self, index: int) -> str:
-        token = self.target.id_to_token(index)
+        token = self._current.id_to_token(index)
         return str(self.unk_token) if token is None else token
+
+    def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
+        with self.as_target_tokenizer():  # the models write target text
+            return super()._decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces, **kwargs)
 
     def convert_source_ids_to_tokens(self, ids: list[int]) -> list[str]:
         """Source (German) tokens of ``ids``, e.g. to label attention heatmaps."""
         return [self.source.id_to_token(int(i)) or str(self.unk_token) for i in ids]
+
+    def convert_target_ids_to_tokens(self, ids: list[int]) -> list[str]:
+        """Target (English) tokens of ``ids``, e.g. of a model's output."""
+        return [self.target.id_to_token(int(i)) or str(self.unk_token) for i in ids]
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         if isinstance(self.target.decoder, decoders.Metaspace):
