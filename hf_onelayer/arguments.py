@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 from transformers import HfArgumentParser, Seq2SeqTrainingArguments
 
-from .data import DEFAULT_HUB_DATASET
+from .data import DEFAULT_HUB_DATASET, DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG
 from .errors import UserError
 from .factory import CONFIGS
 from .models.tokenization_onelayer import TOKENIZER_MODELS
@@ -82,6 +82,9 @@ class DataArguments:
         metadata={"help": "folder of Multi30k raw files (train.de, val.en, test_2016_flickr.de, ...)"},
     )
     dataset_name: str = field(default=DEFAULT_HUB_DATASET, metadata={"help": "Hub dataset id (used without data_dir)"})
+    source_lang: str = field(default=DEFAULT_SOURCE_LANG, metadata={"help": "source language code: the file suffix "
+                                                                          "(train.fr) or dataset column"})
+    target_lang: str = field(default=DEFAULT_TARGET_LANG, metadata={"help": "target language code, as source_lang"})
     train_file: str | None = field(default=None, metadata={"help": 'JSON lines of {"translation": {"de", "en"}}'})
     validation_file: str | None = field(default=None, metadata={"help": "JSON lines, as train_file"})
     test_file: str | None = field(default=None, metadata={"help": "JSON lines, as train_file"})

@@ -1,11 +1,17 @@
-"""Multi30k German->English data: loading with `datasets`, tokenisation, dynamic padding.
+"""Translation data (Multi30k German->English by default): loading with `datasets`, tokenisation, dynamic padding.
 
-Three sources give one ``DatasetDict`` with splits ``train`` / ``validation`` / ``test`` and
-string columns ``de`` and ``en``:
+Three sources give one ``DatasetDict`` with splits ``train`` / ``validation`` / ``test`` and one
+string column per language, named by its code (``source_lang`` / ``target_lang``, default ``de`` / ``en``,
+as in run_translation.py):
 
-* a Hub dataset id (default ``bentrevett/multi30k``, columns ``de`` / ``en``);
-* a local folder of raw Multi30k files ``{split}.{lang}``: ``train``, ``val``, ``test_2016_flickr``;
+* a Hub dataset id (default ``bentrevett/multi30k``): a column per language, or a ``translation``
+  column of ``{lang: text}`` dicts;
+* a local folder of raw Multi30k files ``{split}.{lang}``: ``train``, ``val``, ``test_2016_flickr``
+  (Multi30k also has ``fr`` and ``cs`` files);
 * JSON-lines files of ``{"translation": {"de": ..., "en": ...}}`` (as run_translation.py takes).
+
+The tokenizer records the pair (``tokenizer.source_lang`` / ``target_lang``), so later steps read
+the right columns.
 
 Bad files fail with the file and line at fault. Sentences longer than the position limit are
 truncated and counted (logged and returned), never silently.
@@ -26,7 +32,7 @@ from .utils import utf8_lines
 logger = logging.getLogger(__name__)
 
 DEFAULT_HUB_DATASET = "bentrevett/multi30k"
-SOURCE_LANG, TARGET_LANG = "de", "en"
+DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG = "de", "en"  # the only place the default pair is written
 # Raw Multi30k file stems for each split name of the DatasetDict.
 RAW_SPLIT_FILES = {"train": "train", "validation": "val", "test": "test_2016_flickr"}
 # What users may type for a split.
@@ -53,8 +59,14 @@ def _read_lines(path: str) -> list[str]:
     return out
 
 
-def read_parallel_files(source_path: str, target_path: str) -> Dataset:
-    """Two line-aligned raw text files -> a Dataset with columns ``de`` and ``en``."""
+def check_languages(source_lang: str, target_lang: str) -> None:
+    if not source_lang or not target_lang or source_lang == target_lang:
+        raise DataError(f"--source_lang {source_lang!r} and --target_lang {target_lang!r}: two different language codes")
+
+
+def read_parallel_files(source_path: str, target_path: str, source_lang: str = DEFAULT_SOURCE_LANG,
+                        target_lang: str = DEFAULT_TARGET_LANG) -> Dataset:
+    """Two line-aligned raw text files -> a Dataset with a column per language."""
     source, target = _read_lines(source_path), _read_lines(target_path)
     if len(source) != len(target):
         raise DataError(
@@ -63,45 +75,63 @@ def read_parallel_files(source_path: str, target_path: str) -> Dataset:
         )
     if not source:
         raise DataError(f"{source_path}: no sentences")
-    return Dataset.from_dict({SOURCE_LANG: source, TARGET_LANG: target})
+    return Dataset.from_dict({source_lang: source, target_lang: target})
 
 
-def read_jsonl(path: str) -> Dataset:
-    """JSON lines of ``{"translation": {"de": ..., "en": ...}}`` -> a Dataset with ``de`` and ``en``."""
-    rows = {SOURCE_LANG: [], TARGET_LANG: []}
+def read_jsonl(path: str, source_lang: str = DEFAULT_SOURCE_LANG, target_lang: str = DEFAULT_TARGET_LANG) -> Dataset:
+    """JSON lines of ``{"translation": {"de": ..., "en": ...}}`` -> a Dataset with a column per language."""
+    rows = {source_lang: [], target_lang: []}
     for number, line in enumerate(_read_lines(path), start=1):
         try:
             pair = json.loads(line)["translation"]
-            texts = [pair[SOURCE_LANG], pair[TARGET_LANG]]
+            texts = [pair[source_lang], pair[target_lang]]
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise DataError(
-                f'{path}:{number}: expected {{"translation": {{"de": ..., "en": ...}}}} ({error!r})'
+                f'{path}:{number}: expected {{"translation": {{"{source_lang}": ..., "{target_lang}": ...}}}} ({error!r})'
             ) from None
         if not all(isinstance(t, str) and t.strip() for t in texts):
-            raise DataError(f"{path}:{number}: 'de' and 'en' must be non-empty strings")
-        rows[SOURCE_LANG].append(texts[0])
-        rows[TARGET_LANG].append(texts[1])
+            raise DataError(f"{path}:{number}: '{source_lang}' and '{target_lang}' must be non-empty strings")
+        rows[source_lang].append(texts[0])
+        rows[target_lang].append(texts[1])
     return Dataset.from_dict(rows)
 
 
-def load_local_folder(data_dir: str, splits=("train", "validation", "test")) -> DatasetDict:
-    """The ``splits`` of a folder of raw files: train/val(idation)/test, or any NAME with NAME.de and NAME.en
-    (e.g. test_2017_flickr); only the named splits are read."""
+def load_local_folder(data_dir: str, splits=("train", "validation", "test"), source_lang: str = DEFAULT_SOURCE_LANG,
+                      target_lang: str = DEFAULT_TARGET_LANG) -> DatasetDict:
+    """The ``splits`` of a folder of raw files: train/val(idation)/test, or any NAME with NAME.{source_lang} and
+    NAME.{target_lang} (e.g. test_2017_flickr); only the named splits are read."""
     if not os.path.isdir(data_dir):
         raise DataError(f"--data_dir {data_dir}: not a folder")
     out = {}
     for split in splits:
         key = canonical_split(split)
         stem = os.path.join(data_dir, RAW_SPLIT_FILES.get(key, split))
-        paths = (f"{stem}.{SOURCE_LANG}", f"{stem}.{TARGET_LANG}")
+        paths = (f"{stem}.{source_lang}", f"{stem}.{target_lang}")
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:
             raise DataError(f"{data_dir}: missing {', '.join(missing)} for split {split!r}")
-        out[key] = read_parallel_files(*paths)
+        out[key] = read_parallel_files(*paths, source_lang, target_lang)
     return DatasetDict(out)
 
 
-def load_hub_dataset(dataset_name: str) -> DatasetDict:
+def language_columns(dataset: Dataset, source_lang: str, target_lang: str, where: str) -> Dataset:
+    """The two language columns of a Hub split: columns named by the codes, or a ``translation`` column of
+    ``{lang: text}`` dicts (run_translation.py's layout)."""
+    if {source_lang, target_lang} <= set(dataset.column_names):
+        return dataset.select_columns([source_lang, target_lang])
+    if "translation" in dataset.column_names:
+        languages = set(dataset[0]["translation"]) if len(dataset) else set()
+        if {source_lang, target_lang} <= languages:
+            return dataset.map(lambda row: {lang: row["translation"][lang] for lang in (source_lang, target_lang)},
+                               remove_columns=dataset.column_names)
+        raise DataError(f"{where}: its 'translation' column has languages {sorted(languages)}, not "
+                        f"{source_lang!r} and {target_lang!r}; pass --source_lang/--target_lang")
+    raise DataError(f"{where} has columns {dataset.column_names}: no {source_lang!r}/{target_lang!r} columns and no "
+                    "'translation' column; pass --source_lang/--target_lang")
+
+
+def load_hub_dataset(dataset_name: str, source_lang: str = DEFAULT_SOURCE_LANG,
+                     target_lang: str = DEFAULT_TARGET_LANG) -> DatasetDict:
     from huggingface_hub import constants
 
     hint = (
@@ -115,11 +145,8 @@ def load_hub_dataset(dataset_name: str) -> DatasetDict:
         dataset = load_dataset(dataset_name)
     except (ConnectionError, OSError) as error:
         raise ConnectionError(hint.format(why=f"({error})")) from error
-    for split, ds in dataset.items():
-        missing = {SOURCE_LANG, TARGET_LANG} - set(ds.column_names)
-        if missing:
-            raise DataError(f"Hub dataset {dataset_name!r} split {split!r} lacks columns {sorted(missing)}")
-    return DatasetDict({s: ds.select_columns([SOURCE_LANG, TARGET_LANG]) for s, ds in dataset.items()})
+    return DatasetDict({split: language_columns(ds, source_lang, target_lang, f"Hub dataset {dataset_name!r} split {split!r}")
+                        for split, ds in dataset.items()})
 
 
 def load_translation_data(
@@ -129,16 +156,20 @@ def load_translation_data(
     validation_file: str | None = None,
     test_file: str | None = None,
     splits=("train", "validation", "test"),
+    source_lang: str = DEFAULT_SOURCE_LANG,
+    target_lang: str = DEFAULT_TARGET_LANG,
 ) -> DatasetDict:
-    """Load from JSON lines if any file is given, else the ``splits`` of a local folder, else the Hub id."""
+    """Load from JSON lines if any file is given, else the ``splits`` of a local folder, else the Hub id;
+    columns named ``source_lang`` and ``target_lang``."""
+    check_languages(source_lang, target_lang)
     files = {"train": train_file, "validation": validation_file, "test": test_file}
     if any(files.values()):
         if data_dir:
             raise DataError("--data_dir and JSON-lines files (--train_file ...): give one source of data, not both")
-        return DatasetDict({split: read_jsonl(path) for split, path in files.items() if path})
+        return DatasetDict({split: read_jsonl(path, source_lang, target_lang) for split, path in files.items() if path})
     if data_dir:
-        return load_local_folder(data_dir, splits)
-    dataset = load_hub_dataset(dataset_name or DEFAULT_HUB_DATASET)
+        return load_local_folder(data_dir, splits, source_lang, target_lang)
+    dataset = load_hub_dataset(dataset_name or DEFAULT_HUB_DATASET, source_lang, target_lang)
     keys = [canonical_split(s) for s in splits]
     missing = [k for k in keys if k not in dataset]
     if missing:
@@ -149,7 +180,7 @@ def load_translation_data(
 
 @dataclass
 class TokenizedSplit:
-    dataset: Dataset  # columns: input_ids, attention_mask, labels, (and the raw de/en)
+    dataset: Dataset  # columns: input_ids, attention_mask, labels, (and the raw source and target text)
     n_truncated: int
 
 
@@ -164,7 +195,7 @@ def tokenize_split(dataset: Dataset, tokenizer, max_length: int, desc: str = "to
     eos = tokenizer.eos_token_id
 
     def encode(batch):
-        enc = tokenizer(batch[SOURCE_LANG], text_target=batch[TARGET_LANG])
+        enc = tokenizer(batch[tokenizer.source_lang], text_target=batch[tokenizer.target_lang])
         truncated = []
         for key in ("input_ids", "labels"):
             for i, ids in enumerate(enc[key]):

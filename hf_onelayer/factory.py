@@ -19,7 +19,7 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
     """A new model of ``model_args.model_type`` for ``tokenizer``'s vocabularies, with the architecture and
     embedding initialisers of ``model_args`` (a ``ModelArguments``). Neither input is changed.
 
-    ``train_pairs`` (rows with ``de`` and ``en``) gives the training-token counts that the embedding
+    ``train_pairs`` (columns ``tokenizer.source_lang`` and ``target_lang``) gives the training-token counts that the embedding
     coverage is measured on; ``seed`` draws the rows that pretrained vectors do not cover.
     """
     seq2seq = model_args.model_type == "onelayer_seq2seq"
@@ -34,8 +34,8 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
         fields.update(src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size)
     config_class = CONFIGS[model_args.model_type]
     inits = {}
-    for side, spec, column, vocab in (("src", model_args.src_embeddings, "de", tokenizer.source),
-                                      ("tgt", model_args.tgt_embeddings, "en", tokenizer.target)):
+    for side, spec, column, vocab in (("src", model_args.src_embeddings, tokenizer.source_lang, tokenizer.source),
+                                      ("tgt", model_args.tgt_embeddings, tokenizer.target_lang, tokenizer.target)):
         if spec:
             counts = token_counts(vocab, train_pairs[column]) if train_pairs is not None else Counter()
             inits[side] = prepare_init(spec, vocab, counts, model_args.uncovered_init, seed, model_args.allow_pickle)

@@ -174,11 +174,12 @@ def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, p
 def use_metrics_for(trainer: Trainer, split) -> None:
     """Point ``trainer.compute_metrics`` at the references of ``split`` (a tokenized Dataset)."""
     config = (trainer.model or trainer.model_init()).config
+    references = split[trainer.processing_class.target_lang]
     if config.is_encoder_decoder:
-        trainer.compute_metrics = GeneratedTranslationMetrics(trainer.processing_class, split["en"])
+        trainer.compute_metrics = GeneratedTranslationMetrics(trainer.processing_class, references)
     else:
         trainer.compute_metrics = TranslationMetrics(
-            trainer.processing_class, config, split["en"], [len(ids) for ids in split["input_ids"]])
+            trainer.processing_class, config, references, [len(ids) for ids in split["input_ids"]])
 
 
 UNK_WARNING = 0.05  # warn above this share of <unk> among the training target tokens
@@ -190,14 +191,16 @@ def target_unk_rate(tokenizer, texts) -> float:
     return sum(i == tokenizer.unk_token_id for i in ids) / max(len(ids), 1)
 
 
-def build_tokenizer(train_split, model_args, training_args) -> OneLayerTranslatorTokenizer:
-    """Train the vocabularies on the training split; under DDP the main process trains, the others load."""
+def build_tokenizer(train_split, model_args, training_args, source_lang: str, target_lang: str) -> OneLayerTranslatorTokenizer:
+    """Train the vocabularies on the training split (columns ``source_lang`` / ``target_lang``, which the tokenizer
+    records); under DDP the main process trains, the others load."""
     path = os.path.join(training_args.output_dir, "tokenizer")
     with training_args.main_process_first(desc="train tokenizer"):
         if training_args.process_index == 0:
             tokenizer = OneLayerTranslatorTokenizer.train_new(
-                train_split["de"], train_split["en"], min_frequency=model_args.min_frequency,
+                train_split[source_lang], train_split[target_lang], min_frequency=model_args.min_frequency,
                 model=model_args.tokenizer_model, vocab_size=model_args.tokenizer_vocab_size,
+                source_lang=source_lang, target_lang=target_lang,
                 model_max_length=model_args.max_position_embeddings or CONFIGS[model_args.model_type]().max_position_embeddings,
             )
             tokenizer.save_pretrained(path)
@@ -269,18 +272,22 @@ def checkpoint_to_resume(args) -> str | None:
 def _train(model_args, data_args, training_args, command: str) -> dict:
     raw = load_translation_data(
         data_args.data_dir, data_args.dataset_name, data_args.train_file, data_args.validation_file,
-        data_args.test_file,
+        data_args.test_file, source_lang=data_args.source_lang, target_lang=data_args.target_lang,
     )
     if "train" not in raw:
-        raise UserError("training needs a train split: --train_file, or a --data_dir with train.de/train.en")
+        raise UserError(f"training needs a train split: --train_file, or a --data_dir with "
+                        f"train.{data_args.source_lang}/train.{data_args.target_lang}")
     train_raw = first(raw["train"], data_args.max_train_samples)
     resume = training_args.resume_from_checkpoint
     if resume and os.path.isfile(os.path.join(resume, "tokenizer_config.json")):
         # the checkpoint's own vocabulary: retraining it on changed data would not fit the saved weights
         tokenizer = OneLayerTranslatorTokenizer.from_pretrained(resume)
     else:
-        tokenizer = build_tokenizer(train_raw, model_args, training_args)
-    train_unk = target_unk_rate(tokenizer, train_raw["en"])
+        tokenizer = build_tokenizer(train_raw, model_args, training_args, data_args.source_lang, data_args.target_lang)
+    if (tokenizer.source_lang, tokenizer.target_lang) != (data_args.source_lang, data_args.target_lang):
+        raise UserError(f"--resume_from_checkpoint {resume}: its tokenizer is {tokenizer.source_lang}->"
+                        f"{tokenizer.target_lang}, not --source_lang {data_args.source_lang} --target_lang {data_args.target_lang}")
+    train_unk = target_unk_rate(tokenizer, train_raw[tokenizer.target_lang])
     if train_unk > UNK_WARNING:
         logger.warning("the target vocabulary (%d types, --min_frequency %d) leaves %.1f %% of the training target "
                        "tokens <unk>: perplexity is then low for the wrong reason; lower --min_frequency",
@@ -342,7 +349,8 @@ def save_pipeline(model, tokenizer, folder: str) -> None:
 
 
 def evaluate_model(model, tokenizer, dataset, batch_size: int = 256, num_beams: int | None = None) -> dict:
-    """Metrics of ``model`` on ``dataset`` (rows with ``de`` and ``en``): the same evaluation as training's.
+    """Metrics of ``model`` on ``dataset`` (columns ``tokenizer.source_lang`` and ``target_lang``): the same
+    evaluation as training's.
 
     ``num_beams``: the encoder–decoder's beam width (default: its generation config's).
     """

@@ -119,3 +119,37 @@ def test_eval_collator_offers_the_translation_positions():
     batch = TranslationCollator(pad_token_id=0, config=config, decoding_positions=True)(features)
     assert batch["input_ids"].shape == (1, 13)  # ceil(1.5 * 5) + 5
     assert torch.all(batch["labels"][0, 3:] == -100)
+
+
+def test_hub_datasets_with_a_translation_column_or_language_columns():
+    from datasets import Dataset
+
+    from hf_onelayer.data import DataError, language_columns
+
+    nested = Dataset.from_dict({"id": [0, 1], "translation": [{"fr": "Un chien.", "en": "A dog."},
+                                                              {"fr": "Un chat.", "en": "A cat."}]})
+    flat = language_columns(nested, "fr", "en", "split 'train'")
+    assert flat.column_names == ["fr", "en"] and flat[1] == {"fr": "Un chat.", "en": "A cat."}
+    columns = Dataset.from_dict({"cs": ["Pes."], "en": ["A dog."], "image": ["x.jpg"]})
+    assert language_columns(columns, "cs", "en", "split 'train'").column_names == ["cs", "en"]
+    with pytest.raises(DataError, match="languages \\['en', 'fr'\\], not 'de' and 'en'"):
+        language_columns(nested, "de", "en", "split 'train'")
+    with pytest.raises(DataError, match="no 'de'/'en' columns and no 'translation' column"):
+        language_columns(columns, "de", "en", "split 'train'")
+
+
+def test_other_language_pairs_from_a_folder_and_json_lines(data_dir, tmp_path):
+    from hf_onelayer.data import DataError, load_translation_data
+
+    french = load_translation_data(data_dir, splits=("val",), source_lang="fr", target_lang="en")["validation"]
+    assert french.column_names == ["fr", "en"] and len(french) == 1014
+    assert french[0]["en"] == (data_dir / "val.en").read_text(encoding="utf-8").splitlines()[0]
+    lines = tmp_path / "pairs.jsonl"
+    lines.write_text('{"translation": {"cs": "Pes.", "en": "A dog."}}\n', encoding="utf-8")
+    assert load_translation_data(train_file=str(lines), source_lang="cs")["train"][0] == {"cs": "Pes.", "en": "A dog."}
+    with pytest.raises(DataError, match='expected \\{"translation": \\{"de": ..., "en": ...\\}\\}'):
+        load_translation_data(train_file=str(lines))
+    with pytest.raises(DataError, match="missing .*val.xx"):
+        load_translation_data(data_dir, splits=("val",), source_lang="xx")
+    with pytest.raises(DataError, match="two different language codes"):
+        load_translation_data(data_dir, source_lang="en", target_lang="en")

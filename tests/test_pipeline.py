@@ -69,5 +69,5 @@ def test_pipeline_translates_with_either_model_in_a_process_without_the_package(
 
 def test_pipeline_refuses_what_is_not_text(tmp_path):
     model, tok, _ = saved("course", tmp_path)
-    with pytest.raises(TypeError, match="takes German text"):
+    with pytest.raises(TypeError, match="takes source-language text"):
         OneLayerTranslationPipeline(model=model, tokenizer=tok)(123)

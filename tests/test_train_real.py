@@ -101,3 +101,21 @@ def test_wordpiece_training_end_to_end(data_dir, tmp_path):
     assert "Sub-word WordPiece tokenizers" in (out / "README.md").read_text()
     outputs = translate(AutoModel.from_pretrained(out).eval(), tokenizer, SENTENCES)
     assert len(outputs) == 3 and not any("##" in t for t in outputs)
+
+
+def test_french_to_english_takes_the_languages_from_the_run(data_dir, tmp_path):
+    """--source_lang fr (Multi30k's train.fr / val.fr): the tokenizer, the card and evaluation follow the run."""
+    from hf_onelayer.commands.evaluate import main as evaluate_main
+
+    out = tmp_path / "fr"
+    metrics = train_main([
+        "--data_dir", str(data_dir), "--source_lang", "fr", "--output_dir", str(out), "--max_train_samples", "1000",
+        "--max_eval_samples", "50", "--num_train_epochs", "1", "--report_to", "none", "--disable_tqdm", "true",
+    ])
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert (tokenizer.source_lang, tokenizer.target_lang) == ("fr", "en")
+    assert tokenizer.convert_tokens_to_ids("homme") != tokenizer.unk_token_id  # a French source vocabulary
+    card = (out / "README.md").read_text()
+    assert "French → English" in card and "- fr\n" in card and "German" not in card
+    result = evaluate_main(["--model", str(out), "--data_dir", str(data_dir), "--split", "val", "--max_samples", "50"])
+    assert result["perplexity"] == pytest.approx(metrics["eval_perplexity"], rel=1e-4)  # val.fr, as in training

@@ -27,7 +27,6 @@ import torch
 from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
 from tqdm.auto import tqdm
 
-from ..data import SOURCE_LANG, TARGET_LANG
 from ..metrics import corpus_scores
 from ..trainer import evaluate_model
 from ..translation import translate_ids
@@ -116,7 +115,7 @@ def head_entropies(model, tokenizer, sources: list[str], targets: list[str]) -> 
 
 
 def head_study(model, tokenizer, dataset, positions: torch.Tensor, scales=SCALES, bleu_scales=BLEU_SCALES) -> dict:
-    """Studies 3 and 4 for one trained model on ``dataset`` (rows with the source and target language):
+    """Studies 3 and 4 for one trained model on ``dataset`` (columns ``tokenizer.source_lang`` / ``target_lang``):
     BLEU and perplexity; per head its entropy and the BLEU / perplexity change when it alone is ablated;
     per scale the KL shift (mean, variance, per sentence) and, for ``bleu_scales``, the BLEU change."""
     bars = is_progress_bar_enabled()
@@ -129,7 +128,7 @@ def head_study(model, tokenizer, dataset, positions: torch.Tensor, scales=SCALES
 
 
 def _head_study(model, tokenizer, dataset, positions, scales, bleu_scales) -> dict:
-    sources, references = list(dataset[SOURCE_LANG]), list(dataset[TARGET_LANG])
+    sources, references = list(dataset[tokenizer.source_lang]), list(dataset[tokenizer.target_lang])
     base = evaluate_model(model, tokenizer, dataset, num_beams=1)
     out = {"bleu": base["bleu"], "perplexity": base["perplexity"], "heads": []}
     entropies = head_entropies(model, tokenizer, sources, references)

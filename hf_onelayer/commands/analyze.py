@@ -73,13 +73,16 @@ def model(argv: list[str]) -> dict:
     from ..translation import default_model, load
 
     (args,) = parse(ModelAnalysisArguments, argv, "hf-onelayer analyze model")
-    data = load_translation_data(args.data_dir, splits=(args.split,))[canonical_split(args.split)]
-    sentences = data["de"][: args.max_sentences]
-    heat = args.heatmap_sentences or sentences[:3]
     loaded = [("model", *load(args.model, kind="course"))]
     if args.compare:
         loaded.append(("compare", *load(args.compare)))
-    compared = compare_models(loaded, sentences, args.out, heat, references=data["en"][: args.max_sentences])
+    tokenizer = loaded[0][2]  # the first model's language pair
+    data = load_translation_data(args.data_dir, splits=(args.split,), source_lang=tokenizer.source_lang,
+                                 target_lang=tokenizer.target_lang)[canonical_split(args.split)]
+    sentences = list(data[tokenizer.source_lang])[: args.max_sentences]
+    heat = args.heatmap_sentences or sentences[:3]
+    compared = compare_models(loaded, sentences, args.out, heat,
+                              references=list(data[tokenizer.target_lang])[: args.max_sentences])
     paths = {"model": args.model or default_model("course"), "compare": args.compare}
     results = {"models": {label: compared[label] | {"path": paths[label]} for label, _, _ in loaded}}
     results["figures"] = [f for stats in results["models"].values() for f in stats["figures"]]
@@ -92,7 +95,7 @@ def model(argv: list[str]) -> dict:
 
 def heads(argv: list[str]) -> dict:
     from ..analysis.heads import head_study, perturbed_positions, plot_heads, run_info, summarize, summary_markdown
-    from ..data import SOURCE_LANG, canonical_split, load_translation_data
+    from ..data import canonical_split, load_translation_data
     from ..translation import load
     from ..utils import first
 
@@ -101,8 +104,6 @@ def heads(argv: list[str]) -> dict:
                      if os.path.isfile(os.path.join(args.runs, name, "config.json")))
     if not folders:
         raise UserError(f"--runs {args.runs}: no trained model folder (with config.json) in it")
-    data = first(load_translation_data(args.data_dir, splits=(args.split,))[canonical_split(args.split)],
-                 args.max_sentences)
     os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
     runs = []
     for folder in folders:  # one JSON per run: an interrupted study goes on where it stopped
@@ -112,15 +113,19 @@ def heads(argv: list[str]) -> dict:
                 runs.append(json.load(handle))
             continue
         model, tokenizer = load(folder)
-        positions = perturbed_positions(tokenizer, list(data[SOURCE_LANG]), model.config.max_position_embeddings, args.seed)
+        data = first(load_translation_data(args.data_dir, splits=(args.split,), source_lang=tokenizer.source_lang,
+                                           target_lang=tokenizer.target_lang)[canonical_split(args.split)],
+                     args.max_sentences)
+        positions = perturbed_positions(tokenizer, list(data[tokenizer.source_lang]), model.config.max_position_embeddings,
+                                        args.seed)
         result = run_info(folder) | {"path": folder} | head_study(model, tokenizer, data, positions)
         with open(cached, "w", encoding="utf-8") as handle:
             json.dump(result, handle)
         runs.append(result)
     summary = summarize(runs, seed=args.seed)
-    results = {"sentences": len(data), "split": args.split, **summary,
-               "figures": plot_heads(summary, runs, args.out)}
-    _write(args.out, results, summary_markdown(summary, len(data), args.split))
+    sentences = len(runs[0]["key_scaling"][0]["kl_per_sentence"])
+    results = {"sentences": sentences, "split": args.split, **summary, "figures": plot_heads(summary, runs, args.out)}
+    _write(args.out, results, summary_markdown(summary, sentences, args.split))
     return results
 
 

@@ -4,6 +4,9 @@
     hf-onelayer evaluate --model DIR --data_dir FOLDER --split test_2017_flickr     # any NAME.de / NAME.en pair
     hf-onelayer evaluate --model DIR --source_file sources.de --reference_file references.en
 
+The language pair is the model's (its tokenizer's ``source_lang`` / ``target_lang``): a French model reads
+``NAME.fr`` / ``NAME.en``.
+
 For the course model it also gives token accuracy and splits the perplexity by how much target and
 source lengths differ (``perplexity_len_diff_*``, see ``metrics.py``). It runs the same Trainer evaluation as training, so
 the numbers match.
@@ -27,10 +30,11 @@ class EvaluateArguments:
     data_dir: str | None = field(default=None, metadata={"help": "folder of Multi30k raw files"})
     dataset_name: str = field(default=DEFAULT_HUB_DATASET, metadata={"help": "Hub dataset id (without data_dir)"})
     test_file: str | None = field(default=None, metadata={"help": "JSON lines to evaluate instead of a split"})
-    source_file: str | None = field(default=None, metadata={"help": "plain text, one German sentence a line "
+    source_file: str | None = field(default=None, metadata={"help": "plain text, one source sentence a line "
                                                                    "(with --reference_file, instead of a split)"})
     reference_file: str | None = field(default=None, metadata={"help": "plain text, the reference of each line"})
-    split: str = field(default="val", metadata={"help": "val, test, or any NAME with NAME.de/NAME.en in --data_dir"})
+    split: str = field(default="val", metadata={"help": "val, test, or any NAME with NAME.{source}/NAME.{target} "
+                                                        "files (the model's languages) in --data_dir"})
     batch_size: int = 256
     max_samples: int | None = None
     num_beams: int | None = field(default=None, metadata={"help": "encoder-decoder: beam width (default: the model's, 5)"})
@@ -45,12 +49,14 @@ def main(argv: list[str] | None = None) -> dict:
     if bool(args.source_file) != bool(args.reference_file):
         raise UserError("--source_file and --reference_file go together")
     model, tokenizer = load(args.model)  # a bad --model fails before any data is read
+    languages = {"source_lang": tokenizer.source_lang, "target_lang": tokenizer.target_lang}
     if args.source_file:
-        dataset = read_parallel_files(args.source_file, args.reference_file)
+        dataset = read_parallel_files(args.source_file, args.reference_file, **languages)
     elif args.test_file:
-        dataset = load_translation_data(test_file=args.test_file)["test"]
+        dataset = load_translation_data(test_file=args.test_file, **languages)["test"]
     else:
-        dataset = load_translation_data(args.data_dir, args.dataset_name, splits=(args.split,))[canonical_split(args.split)]
+        dataset = load_translation_data(args.data_dir, args.dataset_name, splits=(args.split,),
+                                        **languages)[canonical_split(args.split)]
     result = evaluate_model(model, tokenizer, first(dataset, args.max_samples), args.batch_size, args.num_beams)
     print(json.dumps(result))
     return result

@@ -30,9 +30,11 @@ def main(argv: list[str] | None = None) -> str:
     (args,) = parse(CardArguments, argv, "hf-onelayer model-card")
     examples = None
     if args.data_dir:
-        test = first(load_local_folder(args.data_dir, splits=("test",))["test"], args.example_pool)
         model, tokenizer = load(args.model)
-        examples = pick_examples(test["de"], test["en"], translate(model, tokenizer, test["de"]), args.n_examples)
+        test = first(load_local_folder(args.data_dir, ("test",), tokenizer.source_lang, tokenizer.target_lang)["test"],
+                     args.example_pool)
+        sources = test[tokenizer.source_lang]
+        examples = pick_examples(sources, test[tokenizer.target_lang], translate(model, tokenizer, sources), args.n_examples)
     card = build_card(args.model, args.command, args.repo, args.machine, examples, args.allow_pickle)
     out = args.out or os.path.join(args.model, "README.md")
     card.save(out)

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass, field
 
 from ..arguments import parse
-from ..data import load_translation_data
+from ..data import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG, load_translation_data
+from ..errors import UserError
 from ..embeddings.pretrain import pretrain_vectors
 
 
@@ -20,12 +21,16 @@ class PretrainArguments:
     word2vec_epochs: int = 10
     glove_epochs: int = 50
     seed: int = 0
-    languages: list[str] = field(default_factory=lambda: ["de", "en"])
+    languages: list[str] = field(default_factory=lambda: [DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG],
+                                 metadata={"help": "source and target language codes (file suffixes)"})
 
 
 def main(argv: list[str] | None = None) -> dict:
     (args,) = parse(PretrainArguments, argv, "hf-onelayer pretrain-vectors")
-    train = load_translation_data(args.data_dir)["train"]
+    if len(args.languages) != 2:
+        raise UserError(f"--languages takes a source and a target code, got {args.languages}")
+    train = load_translation_data(args.data_dir, splits=("train",), source_lang=args.languages[0],
+                                  target_lang=args.languages[1])["train"]
     report = pretrain_vectors(train, args.out, args.dim, args.min_count, args.word2vec_epochs, args.glove_epochs,
                               args.seed, args.languages)
     print(json.dumps(report))

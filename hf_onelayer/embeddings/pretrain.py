@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..data import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG
 from ..models.tokenization_onelayer import word_splitter
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def write_glove(path: str, words: list[str], matrix: np.ndarray) -> None:
 
 
 def pretrain_vectors(train_pairs, out: str, dim: int = 128, min_count: int = 2, word2vec_epochs: int = 10,
-                     glove_epochs: int = 50, seed: int = 0, languages=("de", "en")) -> dict:
+                     glove_epochs: int = 50, seed: int = 0, languages=(DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG)) -> dict:
     """Train and write word2vec and GloVe vectors for each language column of ``train_pairs``.
 
     Returns a report per language (sentences, words kept, GloVe loss first/last), also written to

@@ -10,19 +10,22 @@ import os
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..data import DEFAULT_HUB_DATASET as DATASET
+from ..data import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG
 from ..metrics import LENGTH_GROUPS
 from ..factory import CONFIGS
 from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from ..search.space import TRAINING_KEYS
 from ..utils import redact
-DATASET_NAME = "Multi30k (task 1, German→English)"
+LANGUAGE_NAMES = {"de": "German", "en": "English", "fr": "French", "cs": "Czech"}  # else the code is shown
+EXAMPLE_INPUT = {"de": "Ein Mann fährt Fahrrad.", "fr": "Un homme fait du vélo.", "cs": "Muž jede na kole.",
+                 "en": "A man rides a bike."}
 SPLITS = (("eval", "validation", "val"), ("test", "test", "test_2016_flickr"))
 
 TEMPLATE = """---
 {{ card_data }}
 ---
 
-# {{ title }} (German → English, Multi30k)
+# {{ title }} ({{ src }} → {{ tgt }}, Multi30k)
 
 {{ description }}
 
@@ -66,21 +69,21 @@ FAMILIES = {
         title="One-layer Transformer translator",
         description=(
             "A one-layer Transformer (token + learned position embedding{emb_ln}, one {heads}-head self-attention "
-            "block with a key padding mask, ReLU feed-forward, {norm}-norm, linear head) that predicts English token t "
-            "at position t of the German input: a token-for-token, non-autoregressive translator made with hf-onelayer "
+            "block with a key padding mask, ReLU feed-forward, {norm}-norm, linear head) that predicts {tgt} token t "
+            "at position t of the {src} input: a token-for-token, non-autoregressive translator made with hf-onelayer "
             "for studying attention and pretrained embeddings."),
         use=("from transformers import AutoModel, AutoTokenizer\n\n"
              "model = AutoModel.from_pretrained(\"{repo}\", trust_remote_code=True).eval()\n"
              "tok = AutoTokenizer.from_pretrained(\"{repo}\", trust_remote_code=True)\n"
-             "enc = tok([\"Ein Mann fährt Fahrrad.\"], return_tensors=\"pt\")\n"
+             "enc = tok([\"{example}\"], return_tensors=\"pt\")\n"
              "ids = model.translate_ids(enc[\"input_ids\"], enc[\"attention_mask\"])\n"
              "print(tok.batch_decode(ids, skip_special_tokens=True))\n\n"
              "from transformers import pipeline  # the same, as the task \"onelayer-translation\"\n"
-             "print(pipeline(model=\"{repo}\", trust_remote_code=True)(\"Ein Mann fährt Fahrrad.\"))"),
+             "print(pipeline(model=\"{repo}\", trust_remote_code=True)(\"{example}\"))"),
         limitations=(
-            "The model emits one English token per input position and cannot reorder words, so it fails where "
-            "English word order differs from German (verb-final subordinate clauses, separable verbs), and it does "
-            "not know when a sentence needs more or fewer words than the source."),
+            "The model emits one {tgt} token per input position and cannot reorder words, so it fails where "
+            "{tgt} word order differs from {src}{reorderings}, and it does not know when a sentence needs more or "
+            "fewer words than the source."),
         decoding="the greedy translations", last_column="token accuracy", best_metric="perplexity",
         example_output="greedy output"),
     "onelayer_seq2seq": dict(
@@ -93,10 +96,10 @@ FAMILIES = {
         use=("from transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n\n"
              "model = AutoModelForSeq2SeqLM.from_pretrained(\"{repo}\", trust_remote_code=True).eval()\n"
              "tok = AutoTokenizer.from_pretrained(\"{repo}\", trust_remote_code=True)\n"
-             "enc = tok([\"Ein Mann fährt Fahrrad.\"], return_tensors=\"pt\")\n"
+             "enc = tok([\"{example}\"], return_tensors=\"pt\")\n"
              "print(tok.batch_decode(model.generate(**enc, num_beams=5), skip_special_tokens=True))\n\n"
              "from transformers import pipeline  # the same, as the task \"onelayer-translation\"\n"
-             "print(pipeline(model=\"{repo}\", trust_remote_code=True)(\"Ein Mann fährt Fahrrad.\"))"),
+             "print(pipeline(model=\"{repo}\", trust_remote_code=True)(\"{example}\"))"),
         limitations=(
             "One layer on each side and 29,000 training pairs of image captions: it knows the vocabulary of "
             "Flickr captions and little else."),
@@ -115,10 +118,12 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
     """The card of the run saved in ``model_dir`` (config.json, all_results.json, trainer_state.json).
 
     ``machine``: where it trained, for the wall time (left out when None); ``examples``: rows of
-    (German, reference, model output) from :func:`pick_examples`.
+    (source, reference, model output) from :func:`pick_examples`. The languages are the tokenizer's.
     """
     metrics = _load_json(os.path.join(model_dir, "all_results.json"))
     config = _load_json(os.path.join(model_dir, "config.json"))
+    codes = _languages(model_dir)
+    src, tgt = (LANGUAGE_NAMES.get(code, code) for code in codes)
     history = _log_history(model_dir)
     family = FAMILIES[config.get("model_type", "onelayer_translator")]
     seq2seq = config.get("is_encoder_decoder", False)
@@ -133,8 +138,8 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
             continue
         for metric, name in (("perplexity", "Perplexity"), ("bleu", "BLEU"), ("chrf", "chrF")):
             eval_results.append(EvalResult(
-                task_type="translation", task_name="Translation German→English", dataset_type=DATASET,
-                dataset_name=DATASET_NAME, dataset_split=split, metric_type=metric, metric_name=name,
+                task_type="translation", task_name=f"Translation {src}→{tgt}", dataset_type=DATASET,
+                dataset_name=f"Multi30k (task 1, {src}→{tgt})", dataset_split=split, metric_type=metric, metric_name=name,
                 metric_value=round(float(metrics[f"{prefix}_{metric}"]), 3),
             ))
         last = (f"{metrics[f'{prefix}_greedy_bleu']:.2f}" if f"{prefix}_greedy_bleu" in metrics else
@@ -144,32 +149,34 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
         rows.append(f"| {label} | {perplexity} | {metrics[f'{prefix}_bleu']:.2f} | "
                     f"{metrics[f'{prefix}_chrf']:.2f} | {last} |")
     card_data = ModelCardData(
-        language=["de", "en"], license="mit", library_name="transformers", datasets=[DATASET],
+        language=list(codes), license="mit", library_name="transformers", datasets=[DATASET],
         metrics=["perplexity", "bleu", "chrf"], tags=["translation", config.get("model_type", "onelayer_translator"),
                                                       "custom_code"],
         model_name=repo or os.path.basename(os.path.abspath(model_dir)),
         eval_results=eval_results,
     )
     init = config.get("embedding_init")
-    embedding_note = _embedding_note(init)
+    embedding_note = _embedding_note(init, src, tgt)
     example_text = ""
-    length_table = _length_table(metrics)
+    length_table = _length_table(metrics, src, tgt)
     if examples:
         example_text = (f"\nExamples ({family['example_output']} of this model on test_2016_flickr; the first rows are where it does "
-                        "best, the last where it does worst by sentence chrF):\n\n| German | reference | model |\n"
+                        f"best, the last where it does worst by sentence chrF):\n\n| {src} | reference | model |\n"
                         "| --- | --- | --- |\n")
-        example_text += "\n".join(f"| {de} | {en} | {out} |" for de, en, out in examples) + "\n"
+        example_text += "\n".join(f"| {source} | {reference} | {out} |" for source, reference, out in examples) + "\n"
     shape = dict(emb_ln=" + LayerNorm" if config.get("embedding_layer_norm") else "",
                  heads=config["num_attention_heads"], norm=config.get("norm_position", "post"),
-                 repo=repo or "PATH_OR_REPO_ID")
-    texts = {k: v.format(**shape) if k in ("description", "use") else v for k, v in family.items()
+                 repo=repo or "PATH_OR_REPO_ID", src=src, tgt=tgt,
+                 example=EXAMPLE_INPUT.get(codes[0], f"(a sentence in {src})"),
+                 reorderings=" (verb-final subordinate clauses, separable verbs)" if codes[0] == "de" else "")
+    texts = {k: v.format(**shape) if k in ("description", "use", "limitations") else v for k, v in family.items()
              if k != "example_output"}
     return ModelCard.from_template(
         card_data, template_str=TEMPLATE, command=redact(command), **texts, results_table="\n".join(rows), best_epoch=_show(best),
         epochs=_show(metrics.get("epoch")), train_runtime=round(metrics.get("train_runtime", 0)),
         machine=f" on {machine}" if machine else "",
         parameters=f"{_count_parameters(model_dir):,}", hyper=hyper,
-        **_tokenizer_notes(model_dir, config),
+        **_tokenizer_notes(model_dir, config, src, tgt), src=src, tgt=tgt,
         embedding_note=embedding_note, examples=example_text,
         length_table=length_table,
         architecture=", ".join(f"{k}={_show(config[k])}" for k in CONFIGS[config.get(
@@ -177,11 +184,18 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
     )
 
 
-def _embedding_note(init: dict | None) -> str:
+def _languages(model_dir: str) -> tuple[str, str]:
+    """The run's (source, target) language codes, from its tokenizer_config.json (the package defaults without one)."""
+    path = os.path.join(model_dir, "tokenizer_config.json")
+    saved = _load_json(path) if os.path.isfile(path) else {}
+    return saved.get("source_lang", DEFAULT_SOURCE_LANG), saved.get("target_lang", DEFAULT_TARGET_LANG)
+
+
+def _embedding_note(init: dict | None, src: str, tgt: str) -> str:
     """One sentence per initialised side from the config's ``embedding_init`` record."""
     if not init:
         return "Embeddings initialised at random (normal, std = initializer_range)."
-    names = {"src": "German token embeddings", "tgt": "English head weights"}
+    names = {"src": f"{src} token embeddings", "tgt": f"{tgt} head weights"}
     parts = []
     for side in ("src", "tgt"):
         info = init.get(side)
@@ -198,7 +212,7 @@ def _embedding_note(init: dict | None) -> str:
     return "Initialised: " + "; ".join(parts) + tail + "."
 
 
-def _length_table(metrics: dict) -> str:
+def _length_table(metrics: dict, src: str, tgt: str) -> str:
     """Perplexity by |target length - source length| per split (``perplexity_len_diff_*``), as Markdown."""
     rows = []
     for prefix, _, label in SPLITS:
@@ -210,7 +224,7 @@ def _length_table(metrics: dict) -> str:
     if not rows:
         return ""
     return ("\nHow much of the perplexity comes from sentences whose words cannot line up: perplexity (share of "
-            "the scored tokens) by how many tokens the English sentence is longer or shorter than the German one.\n\n"
+            f"the scored tokens) by how many tokens the {tgt} sentence is longer or shorter than the {src} one.\n\n"
             "| split | same length | ±1 | ±2 | ±3 or more | all |\n| --- | --- | --- | --- | --- | --- |\n"
             + "\n".join(rows) + "\n")
 
@@ -258,7 +272,7 @@ def _show(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _tokenizer_notes(model_dir: str, config: dict) -> dict[str, str]:
+def _tokenizer_notes(model_dir: str, config: dict, src: str, tgt: str) -> dict[str, str]:
     """The card's sentences on the tokenizer saved in ``model_dir`` (word-level or WordPiece)."""
     try:
         tokenizer = OneLayerTranslatorTokenizer.from_pretrained(model_dir)
@@ -267,10 +281,10 @@ def _tokenizer_notes(model_dir: str, config: dict) -> dict[str, str]:
         kind, min_frequency = "word", "?"
     if kind == "bpe":
         return dict(
-            tokenizer_note=(f"One joint, cased BPE vocabulary of {config['vocab_size']} German and English sub-words "
+            tokenizer_note=(f"One joint, cased BPE vocabulary of {config['vocab_size']} {src} and {tgt} sub-words "
                             "(NFKC, `▁` word starts, punctuation split off) trained on the training split."),
             unk_note="Cased output; rare words are spelled from sub-word pieces.")
-    sizes = f"{config['src_vocab_size']} German and {config['tgt_vocab_size']} English types"
+    sizes = f"{config['src_vocab_size']} {src} and {config['tgt_vocab_size']} {tgt} types"
     if kind == "wordpiece":
         return dict(
             tokenizer_note=("Sub-word WordPiece tokenizers (NFKC, lowercase, words split from punctuation, `##` "

@@ -31,7 +31,7 @@ class OneLayerTranslationPipeline(Pipeline):
 
     def preprocess(self, text: str):
         if not isinstance(text, str):
-            raise TypeError(f"{TASK} takes German text (a string or a list of strings), got {type(text).__name__}")
+            raise TypeError(f"{TASK} takes source-language text (a string or a list of strings), got {type(text).__name__}")
         return self.tokenizer([text], truncation=True, max_length=self.model.config.max_position_embeddings,
                               return_tensors="pt")
 

@@ -94,7 +94,8 @@ def train_joint_bpe(texts, vocab_size: int = 8000, min_frequency: int = 2) -> To
 
 
 class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
-    """Source (German) and target (English) vocabularies behind one Hugging Face tokenizer.
+    """Source and target vocabularies (``source_lang`` / ``target_lang``, German and English by default)
+    behind one Hugging Face tokenizer.
 
     Both vocabularies give the special tokens the same ids: <pad>=0, <unk>=1, <s>=2, </s>=3.
     Encoded sequences are ``<s> w1 ... wn </s>``. One side is in use at a time: the source, except while
@@ -121,9 +122,12 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         bos_token="<s>",
         eos_token="</s>",
         min_frequency: int | None = None,
+        source_lang: str = "de",
+        target_lang: str = "en",
         **kwargs,
     ):
         self.min_frequency = min_frequency  # recorded in tokenizer_config.json
+        self.source_lang, self.target_lang = source_lang, target_lang  # the dataset columns (language codes), as Marian
         self.source = source_tokenizer if source_tokenizer is not None else _load(source_tokenizer_file, "source")
         self.target = target_tokenizer if target_tokenizer is not None else _load(target_tokenizer_file, "target")
         self._current = self.source
@@ -131,7 +135,7 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         kwargs.setdefault("clean_up_tokenization_spaces", False)
         # special tokens missing from the vocabularies (an override such as pad_token="<p>") are added here
         super().__init__(pad_token=pad_token, unk_token=unk_token, bos_token=bos_token, eos_token=eos_token,
-                         min_frequency=min_frequency, **kwargs)
+                         min_frequency=min_frequency, source_lang=source_lang, target_lang=target_lang, **kwargs)
         for name in ("pad_token", "unk_token", "bos_token", "eos_token"):  # the models hold one id of each
             token = str(getattr(self, name))
             ids = (self.source.token_to_id(token), self.target.token_to_id(token))

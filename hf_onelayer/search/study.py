@@ -95,16 +95,17 @@ def baseline_trial(model_args: ModelArguments, training_args) -> dict:
 class SearchData:
     """Tokenizer and tokenized splits per ``min_frequency``, built once each."""
 
-    def __init__(self, raw, max_length: int, model_args: ModelArguments):
-        self.raw, self.max_length, self.cache = raw, max_length, {}
+    def __init__(self, raw, max_length: int, model_args: ModelArguments, languages: tuple[str, str]):
+        self.raw, self.max_length, self.cache, self.languages = raw, max_length, {}, languages
         self.tokenizer_model, self.vocab_size = model_args.tokenizer_model, model_args.tokenizer_vocab_size
         self.decoder = model_args.model_type == "onelayer_seq2seq"
 
     def get(self, min_frequency: int):
         if min_frequency not in self.cache:
             tokenizer = OneLayerTranslatorTokenizer.train_new(
-                self.raw["train"]["de"], self.raw["train"]["en"], min_frequency=min_frequency,
+                *(self.raw["train"][lang] for lang in self.languages), min_frequency=min_frequency,
                 model=self.tokenizer_model, vocab_size=self.vocab_size, model_max_length=self.max_length,
+                source_lang=self.languages[0], target_lang=self.languages[1],
             )
             splits = {name: tokenize_split(self.raw[name], tokenizer, self.max_length, decoder=self.decoder,
                                            desc=f"tokenize {name} (min_frequency {min_frequency})").dataset
@@ -243,11 +244,12 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
     study.set_user_attr("num_train_epochs", training_args.num_train_epochs)  # the budget tuned.json keeps
 
     raw = load_translation_data(data_args.data_dir, data_args.dataset_name, data_args.train_file,
-                                data_args.validation_file, data_args.test_file)
+                                data_args.validation_file, data_args.test_file,
+                                source_lang=data_args.source_lang, target_lang=data_args.target_lang)
     raw["train"] = first(raw["train"], data_args.max_train_samples)
     raw["validation"] = first(raw["validation"], data_args.max_eval_samples)
     max_length = model_args.max_position_embeddings or CONFIGS[model_args.model_type]().max_position_embeddings
-    search_data = SearchData(raw, max_length, model_args)
+    search_data = SearchData(raw, max_length, model_args, (data_args.source_lang, data_args.target_lang))
     # pretrained initialisers serve the course model only so far
     choices = embedding_choices(search_args) if metric == "perplexity" else {"random": {}}
     logger.info("embedding choices: %s", json.dumps(choices))
