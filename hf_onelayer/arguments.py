@@ -175,6 +175,7 @@ def require_at_least_one(values: dict) -> None:
 
 def check_training(model_args, data_args, training_args) -> None:
     """Refuse bad flags before any data is read or tokenizer trained: ``UserError`` naming the flag."""
+    from .embeddings.hub import check_online, parse_location
     from .embeddings.vectors import parse_spec
 
     CONFIGS[model_args.model_type](**model_args.architecture())  # OneLayerConfigError names the field
@@ -182,9 +183,12 @@ def check_training(model_args, data_args, training_args) -> None:
         spec = getattr(model_args, flag)
         if spec:
             try:
-                parse_spec(spec)
+                kind, location = parse_spec(spec)
+                hub = parse_location(location)
             except ValueError as error:
                 raise UserError(f"--{flag}: {error}") from None
+            if hub is not None:
+                check_online(kind, hub)  # offline: one line now, not after the tokenizer is trained
     at_least_one = {
         "per_device_train_batch_size": training_args.per_device_train_batch_size,
         "per_device_eval_batch_size": training_args.per_device_eval_batch_size,

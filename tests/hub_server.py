@@ -263,6 +263,13 @@ class LocalHub:
         self.thread.start()
         return self
 
+    def add_repo(self, repo_id: str, files: dict[str, bytes], revision: str = "main", private: bool = False) -> None:
+        """Put a public (or private) model repo with ``files`` (path -> bytes) on branch ``revision``."""
+        repo = self.state.repos.setdefault(repo_id, {"private": private, "branches": {}})
+        sha = _sha(repo_id.encode(), revision.encode(), *[p.encode() + d for p, d in sorted(files.items())])
+        repo["branches"][revision] = {"sha": sha, "files": dict(files)}
+        repo["branches"].setdefault("main", {"sha": _sha(repo_id.encode()), "files": {}})
+
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .hub import check_online, hub_vectors, parse_location
 from .vectors import VectorFileError, bert_vectors, parse_spec, read_vectors
 
 logger = logging.getLogger(__name__)
@@ -61,8 +62,13 @@ def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "r
     vocab = {as_word(token, tokenizer_side): i for token, i in tokenizer_side.get_vocab(with_added_tokens=True).items()}
     words = [w for w, i in sorted(vocab.items(), key=lambda item: item[1]) if i not in specials]
     extras = {}
+    hub = parse_location(path)
     if kind == "bert":
-        vectors, extras = bert_vectors(path, words)
+        if hub is not None:
+            check_online(kind, hub)
+        vectors, extras = bert_vectors(hub.repo_id if hub else path, words, hub.revision if hub else None)
+    elif hub is not None:
+        vectors = hub_vectors(kind, hub, set(words), allow_pickle)
     else:
         vectors = read_vectors(kind, path, set(words), allow_pickle)
     if not vectors.words:

