@@ -75,7 +75,7 @@ release-seq2seq: $(STAMP)
 		--command 'make release-seq2seq$(if $(RELEASE_ARGS), RELEASE_ARGS="$(RELEASE_ARGS)")'
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_analysis.py
+	$(PY) benchmarks/bench_analysis.py --data_dir $(DATA)
 	$(PY) benchmarks/bench_embeddings.py
 	$(PY) benchmarks/bench_training.py --data_dir $(DATA)
 	$(PY) benchmarks/bench_seq2seq.py --data_dir $(DATA) --out runs/bench_seq2seq.json

@@ -395,3 +395,15 @@ def test_resize_token_embeddings_after_add_tokens_keeps_both_vocabularies_in_ste
 
     reloaded, reloaded_tok = load(str(tmp_path))  # config, tokenizer and weights agree
     assert len(reloaded_tok) == len(tok) and reloaded.config.vocab_size == config.vocab_size
+
+
+def test_num_hidden_layers_and_set_attn_implementation_switch():
+    model = tiny_seq2seq(decoder_layers=2)
+    assert model.config.num_hidden_layers == 2  # the decoder's: the layers a generation cache holds
+    ids, mask, labels = batch()
+    outputs = {}
+    for implementation in ("eager", "sdpa"):
+        model.set_attn_implementation(implementation)
+        assert model.config._attn_implementation == implementation
+        outputs[implementation] = model(input_ids=ids, attention_mask=mask, labels=labels).logits
+    torch.testing.assert_close(outputs["eager"], outputs["sdpa"], atol=1e-5, rtol=1e-5)

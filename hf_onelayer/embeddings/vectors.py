@@ -250,7 +250,7 @@ def read_vectors(kind: str, path: str, wanted: set[str], allow_pickle: bool = Fa
             )
         from gensim.models import KeyedVectors
 
-        kv = KeyedVectors.load(path)
+        kv = KeyedVectors.load(path, mmap="r")  # arrays saved beside the pickle stay on disk
         kv = getattr(kv, "wv", kv)
         keeper = _Keeper(wanted)
         for word in kv.index_to_key:
