@@ -70,6 +70,20 @@ def gensim_files(matrix: np.ndarray, tmp_path) -> dict[str, bytes]:
     return {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path) if name.startswith("tiny.model")}
 
 
+def bert_files(folder) -> dict[str, bytes]:
+    """A tiny BERT checkpoint whose WordPiece vocabulary has 3 of our words and one piece of a fourth."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder.mkdir()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "mann", "frau", "kind", "hund", "##e", "zebra"]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=40)).save_pretrained(folder)
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
 def test_hub_locations_parse_with_revision_and_path():
     assert parse_location("hf://fse/glove-wiki") == HubLocation("fse/glove-wiki")
     assert parse_location("hf://o/r@v2/sub/vectors.txt") == HubLocation("o/r", "sub/vectors.txt", "v2")
@@ -164,6 +178,7 @@ def test_train_from_every_hub_layout(tmp_path):
                                                                                         "model.safetensors"))
         hub.add_repo("tester/fasttext-de-vectors", {"model.bin": fasttext_bin(tmp_path / "ft")})
         hub.add_repo("tester/gensim-tiny", gensim_files(matrix, tmp_path / "kv"))
+        hub.add_repo("tester/tiny-bert", bert_files(tmp_path / "bert"), revision="v1")
         specs = [
             ("glove:hf://tester/glove-tiny", []),
             ("glove:hf://tester/glove-tiny@v2", []),
@@ -173,6 +188,7 @@ def test_train_from_every_hub_layout(tmp_path):
             ("word2vec:hf://tester/gensim-tiny", []),
             ("word2vec:hf://tester/gensim-tiny", ["--allow_pickle", "true"]),
             ("glove:hf://tester/no-such-repo", []),
+            ("bert:hf://tester/tiny-bert@v1", []),
         ]
         env = {k: v for k, v in os.environ.items() if "OFFLINE" not in k and k != "HF_TOKEN"}
         env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_DISABLE_TELEMETRY="1")
@@ -191,3 +207,6 @@ def test_train_from_every_hub_layout(tmp_path):
     assert rows[0]["table_sum"] == pytest.approx(rows[3]["table_sum"])  # same vectors as sentence-transformers
     assert rows[5]["code"] == 2 and "gensim-tiny: tiny.model is a pickled gensim model" in result.stderr
     assert rows[7]["code"] == 2 and "RepositoryNotFoundError" in result.stderr
+    bert = rows[8]["init"]["src"]  # a checkpoint on branch v1 (main is empty): mann, frau, kind, hund+##e
+    assert rows[8]["code"] == 0, result.stderr[-2000:]
+    assert bert["kind"] == "bert" and bert["dim"] == 16 and bert["covered_types"] == 4 and bert["piece_mean_words"] == 1
