@@ -294,7 +294,8 @@ def test_summary_of_planted_runs_gives_the_mean_over_seeds_and_the_kl_ratio():
 
     def run(heads, seed, bleu, kl):
         return {"model": "course", "num_heads": heads, "head_dim": 192 // heads, "seed": seed, "bleu": bleu,
-                "perplexity": 20.0, "heads": [{"entropy_mean": 1.0, "bleu_drop": 0.5 * seed} for _ in range(heads)],
+                "perplexity": 20.0, "heads": [{"entropy_mean": 1.0, "bleu_drop": 0.5 * seed, "perplexity_increase": 1.0}
+                                         for _ in range(heads)],
                 "key_scaling": [{"scale": 4.0, "kl_mean": sum(kl) / len(kl), "kl_var": 0.0, "kl_per_sentence": kl}]}
 
     kl = [0.1, 0.4, 0.2, 0.8, 0.3]

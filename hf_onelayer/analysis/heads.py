@@ -25,6 +25,7 @@ from collections import defaultdict
 
 import torch
 from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
+from matplotlib.ticker import NullFormatter
 from tqdm.auto import tqdm
 
 from ..metrics import corpus_scores
@@ -174,6 +175,7 @@ def summarize(runs: list[dict], seed: int = 0, resamples: int = 2000) -> dict:
         row["entropy"] = _mean_spread([h["entropy_mean"] for h in every_head])
         row["max_bleu_drop"] = _mean_spread([max(h["bleu_drop"] for h in m["heads"]) for m in members])
         row["mean_bleu_drop"] = _mean_spread([sum(h["bleu_drop"] for h in m["heads"]) / len(m["heads"]) for m in members])
+        row["max_perplexity_increase"] = _mean_spread([max(h["perplexity_increase"] for h in m["heads"]) for m in members])
         row["key_scaling"] = []
         for i, scaling in enumerate(members[0]["key_scaling"]):
             entry = {"scale": scaling["scale"], "kl_mean": _mean_spread([m["key_scaling"][i]["kl_mean"] for m in members]),
@@ -210,8 +212,9 @@ def plot_heads(summary: dict, runs: list[dict], out_dir: str) -> list[str]:
         rows = [r for r in summary["groups"] if r["model"] == name]
         ax.errorbar([r["num_heads"] for r in rows], [r["bleu"][0] for r in rows], [r["bleu"][1] for r in rows],
                     marker="o", capsize=3)
-        ax.set(xscale="log", xticks=[r["num_heads"] for r in rows], xticklabels=[str(r["num_heads"]) for r in rows],
-               xlabel="heads (same total attention width)", ylabel="val BLEU (greedy)", title=name)
+        ax.set(xscale="log", xlabel="heads (same total attention width)", ylabel="val BLEU (greedy)", title=name)
+        ax.set_xticks([r["num_heads"] for r in rows], [str(r["num_heads"]) for r in rows])
+        ax.xaxis.set_minor_formatter(NullFormatter())
     paths = [save_figure(fig, os.path.join(out_dir, "heads_bleu.png"))]
 
     seeds = sorted({run["seed"] for run in runs}, key=str)
@@ -225,6 +228,8 @@ def plot_heads(summary: dict, runs: list[dict], out_dir: str) -> list[str]:
             labelled.add(k)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set(xscale="log", xlabel="heads", ylabel="BLEU drop when one head is ablated", title=name)
+        ax.set_xticks([1, 2, 4, 8], ["1", "2", "4", "8"])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=8)
     paths.append(save_figure(fig, os.path.join(out_dir, "heads_ablation.png")))
 
@@ -237,6 +242,8 @@ def plot_heads(summary: dict, runs: list[dict], out_dir: str) -> list[str]:
                         label=f"{row['num_heads']} head{'s' if row['num_heads'] > 1 else ''}")
         ax.set(xscale="log", yscale="log", xlabel="key scale s of one source token",
                ylabel="mean KL(p ‖ p_s) per output step [nats]", title=name)
+        ax.set_xticks(scales, [f"{s:g}" for s in scales])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=8)
     paths.append(save_figure(fig, os.path.join(out_dir, "heads_key_scaling.png")))
     return paths
@@ -253,16 +260,16 @@ def summary_markdown(summary: dict, sentences: int, split: str) -> str:
              "Mean ± std over seeds. Ablation: one head's output masked, greedy BLEU lost. Key scaling: the key "
              "of one content token per sentence multiplied by s; KL per output step, teacher-forced.", "",
              "| model | heads × d | seeds | BLEU | perplexity | head entropy (nats), min–max | BLEU drop, worst head "
-             "| BLEU drop, mean head | " + " | ".join(f"KL s={s:g}" for s in scales) + " | "
+             "| BLEU drop, mean head | perplexity rise, worst head | " + " | ".join(f"KL s={s:g}" for s in scales) + " | "
              + " | ".join(f"ΔBLEU s={s:g}" for s in BLEU_SCALES) + " |",
-             "| --- " * (8 + len(scales) + len(BLEU_SCALES)) + "|"]
+             "| --- " * (9 + len(scales) + len(BLEU_SCALES)) + "|"]
     for row in summary["groups"]:
         kl = [_pm(k["kl_mean"], 4) for k in row["key_scaling"]]
         bleu = [_pm(k["bleu_change"]) for k in row["key_scaling"] if "bleu_change" in k]
         lines.append(f"| {row['model']} | {row['num_heads']} × {row['head_dim']} | {len(row['seeds'])} | "
                      f"{_pm(row['bleu'])} | {_pm(row['perplexity'])} | {row['entropy'][0]:.2f} "
                      f"({row['entropy_range'][0]:.2f}–{row['entropy_range'][1]:.2f}) | {_pm(row['max_bleu_drop'])} | "
-                     f"{_pm(row['mean_bleu_drop'])} | " + " | ".join(kl + bleu) + " |")
+                     f"{_pm(row['mean_bleu_drop'])} | {_pm(row['max_perplexity_increase'])} | " + " | ".join(kl + bleu) + " |")
     lines += ["", "Robustness: mean KL of the 1-head models over that of the h-head models (per-sentence KL "
               "averaged over seeds; > 1: several heads move less), 95 % paired bootstrap interval over sentences.", "",
               "| model | s | h | mean-KL ratio 1 / h | 95 % CI | KL-variance ratio | 95 % CI |",
