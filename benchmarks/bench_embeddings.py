@@ -83,7 +83,7 @@ def main() -> list[dict]:
     if not os.path.exists(os.path.join(folder, "model.safetensors")):
         generate_table(folder)
     return [measure("GloVe text streaming", CHILD, path, path),
-            measure("sentence-transformers table (memory-mapped rows)", CHILD_TABLE, folder,
+            measure("sentence-transformers table (rows read on demand)", CHILD_TABLE, folder,
                     os.path.join(folder, "model.safetensors"))]
 
 

@@ -5,7 +5,7 @@ huggingface_hub resolves and caches the files (``hf_hub_download``). The layouts
 * a plain GloVe / word2vec / fastText text or binary file: ``/PATH``, or the repo's only such file;
 * sentence-transformers' ``average_word_embeddings_*``: ``0_WordEmbeddings/whitespacetokenizer_config.json``
   (the vocabulary) and ``emb_layer.weight`` in ``model.safetensors`` or ``pytorch_model.bin`` (read with
-  ``weights_only=True``, so no pickled code runs). The weights are memory-mapped and only our words' rows read;
+  ``weights_only=True``, so no pickled code runs). Only our words' rows are read;
 * fastText's ``facebook/fasttext-*-vectors``: ``model.bin`` (Facebook's format) through gensim's loader,
   keeping the vectors of our words (gensim holds the whole model while it reads it);
 * gensim ``KeyedVectors`` repos (``NAME.model`` + ``NAME.model.vectors.npy``): pickles, refused unless
@@ -131,27 +131,41 @@ def hub_vectors(kind: str, location: HubLocation, wanted: set[str], allow_pickle
     return read_vectors(kind, _download(location, name), wanted, allow_pickle)
 
 
-def _safetensors_array(path: str, key: str) -> np.ndarray:
-    """The tensor ``key`` of a safetensors file, memory-mapped (read lazily, row by row)."""
-    dtypes = {"F32": np.float32, "F16": np.float16, "BF16": None, "F64": np.float64}
-    with open(path, "rb") as handle:
-        size = int.from_bytes(handle.read(8), "little")
-        header = json.loads(handle.read(size))
-    if key not in header:
-        raise VectorFileError(f"{path}: no tensor {key!r} (has {', '.join(k for k in header if k != '__metadata__')})")
-    info = header[key]
-    dtype = dtypes.get(info["dtype"])
-    if dtype is None:
-        raise VectorFileError(f"{path}: {key} has dtype {info['dtype']}; float32, float16 or float64 is read")
-    start, _ = info["data_offsets"]
-    return np.memmap(path, dtype=dtype, mode="r", offset=8 + size + start, shape=tuple(info["shape"]))
+class SafetensorsRows:
+    """The rows of one 2-D tensor of a safetensors file, each read on demand with ``os.pread``: nothing else of
+    the file enters memory (a memory map would, by the kernel's fault-around)."""
+
+    DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
+
+    def __init__(self, path: str, key: str):
+        with open(path, "rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+        if key not in header:
+            raise VectorFileError(f"{path}: no tensor {key!r} (has {', '.join(k for k in header if k != '__metadata__')})")
+        info = header[key]
+        if info["dtype"] not in self.DTYPES:
+            raise VectorFileError(f"{path}: {key} has dtype {info['dtype']}; float32, float16 or float64 is read")
+        self.path, self.dtype, self.shape = path, np.dtype(self.DTYPES[info["dtype"]]), tuple(info["shape"])
+        self.ndim = len(self.shape)
+        self.start = 8 + size + info["data_offsets"][0]
+        self.row_bytes = self.dtype.itemsize * (self.shape[1] if self.ndim == 2 else 1)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        with open(self.path, "rb") as handle:
+            data = os.pread(handle.fileno(), self.row_bytes, self.start + i * self.row_bytes)
+        return np.frombuffer(data, dtype=self.dtype)
 
 
 def read_embedding_table(path: str, vocabulary: list[str], wanted: set[str], key: str = "emb_layer.weight") -> Vectors:
     """Rows of a (V, D) embedding table (sentence-transformers' ``WordEmbeddings``) for the ``wanted`` words;
-    row i belongs to ``vocabulary[i]``. Only the kept rows are read (memory-mapped)."""
+    row i belongs to ``vocabulary[i]``. Only the kept rows are read (safetensors: one ``pread`` each; a torch
+    file: memory-mapped)."""
     if path.endswith(".safetensors"):
-        table = _safetensors_array(path, key)
+        table = SafetensorsRows(path, key)
     else:  # a zip-format torch file: weights_only refuses any pickled object but tensors
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
