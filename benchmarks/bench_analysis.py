@@ -44,8 +44,10 @@ def trained(data_dir: str, goal_s: float = 60.0) -> dict:
     from hf_onelayer.translation import load
 
     models = [("seq2seq", *load("release/seq2seq")), ("course", *load("release/course"))]
-    val = load_translation_data(data_dir, splits=("val",))["validation"]
-    sources, references = list(val["de"]), list(val["en"])
+    tokenizer = models[0][2]  # the released models' language pair
+    val = load_translation_data(data_dir, splits=("val",), source_lang=tokenizer.source_lang,
+                                target_lang=tokenizer.target_lang)["validation"]
+    sources, references = list(val[tokenizer.source_lang]), list(val[tokenizer.target_lang])
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         compare_models(models, sources, out, ["Der Mann, der das Fahrrad repariert, lacht."], references=references)

@@ -105,7 +105,7 @@ def heads(argv: list[str]) -> dict:
     if not folders:
         raise UserError(f"--runs {args.runs}: no trained model folder (with config.json) in it")
     os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
-    runs = []
+    runs, splits = [], {}  # splits: one read per language pair
     for folder in folders:  # one JSON per run: an interrupted study goes on where it stopped
         cached = os.path.join(args.out, "runs", os.path.basename(folder) + ".json")
         if os.path.isfile(cached):
@@ -113,9 +113,12 @@ def heads(argv: list[str]) -> dict:
                 runs.append(json.load(handle))
             continue
         model, tokenizer = load(folder)
-        data = first(load_translation_data(args.data_dir, splits=(args.split,), source_lang=tokenizer.source_lang,
-                                           target_lang=tokenizer.target_lang)[canonical_split(args.split)],
-                     args.max_sentences)
+        pair = (tokenizer.source_lang, tokenizer.target_lang)
+        if pair not in splits:
+            splits[pair] = first(load_translation_data(args.data_dir, splits=(args.split,), source_lang=pair[0],
+                                                       target_lang=pair[1])[canonical_split(args.split)],
+                                 args.max_sentences)
+        data = splits[pair]
         positions = perturbed_positions(tokenizer, list(data[tokenizer.source_lang]), model.config.max_position_embeddings,
                                         args.seed)
         result = run_info(folder) | {"path": folder} | head_study(model, tokenizer, data, positions)
