@@ -9,6 +9,7 @@ Flags override the JSON file; ``--help`` lists them.
 
 import logging
 
+import torch
 import transformers
 from transformers import set_seed
 
@@ -26,7 +27,13 @@ def main(argv: list[str] | None = None) -> dict:
     if training_args.should_log:
         transformers.utils.logging.set_verbosity_info()
     set_seed(training_args.seed)
-    return train(model_args, data_args, training_args, command="hf-onelayer train " + " ".join(argv))
+    try:
+        return train(model_args, data_args, training_args, command="hf-onelayer train " + " ".join(argv))
+    finally:
+        # under `accelerate launch`, a gloo process group still alive at exit can abort a finished process
+        # ("terminate called without an active exception"): close it, as torch asks
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
