@@ -116,7 +116,7 @@ def main():
                                       attn_implementation="sdpa")
     ours = OneLayerTranslatorModel(config).train()
     ours_opt = torch.optim.AdamW(ours.parameters(), lr=1e-3, weight_decay=0.0, fused=True)  # optim adamw_torch_fused
-    collate = TranslationCollator(pad_token_id=config.pad_token_id)
+    collate = TranslationCollator(pad_token_id=config.source_pad_token_id)
     base = CourseModel(tok.src_vocab_size, tok.tgt_vocab_size).train()
     base_opt = torch.optim.Adam(base.parameters(), lr=1e-3)
 

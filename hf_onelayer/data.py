@@ -192,7 +192,8 @@ def tokenize_split(dataset: Dataset, tokenizer, max_length: int, desc: str = "to
     Sequences over ``max_length`` tokens keep their first ``max_length - 1`` tokens and the EOS;
     the number of sentence pairs so truncated is returned and logged.
     """
-    eos = tokenizer.eos_token_id
+    # each side's own </s> (``eos_token_id`` is the target's; convert_tokens_to_ids reads the source side)
+    eos = {"input_ids": tokenizer.convert_tokens_to_ids(tokenizer.eos_token), "labels": tokenizer.eos_token_id}
 
     def encode(batch):
         enc = tokenizer(batch[tokenizer.source_lang], text_target=batch[tokenizer.target_lang])
@@ -200,7 +201,7 @@ def tokenize_split(dataset: Dataset, tokenizer, max_length: int, desc: str = "to
         for key in ("input_ids", "labels"):
             for i, ids in enumerate(enc[key]):
                 if len(ids) > max_length:
-                    enc[key][i] = ids[: max_length - 1] + [eos]
+                    enc[key][i] = ids[: max_length - 1] + [eos[key]]
                     truncated.append(i)
         enc["attention_mask"] = [[1] * len(ids) for ids in enc["input_ids"]]
         enc["labels"] = [ids[1:] if decoder else [-100] + ids[1:] for ids in enc["labels"]]
@@ -221,10 +222,11 @@ def tokenize_split(dataset: Dataset, tokenizer, max_length: int, desc: str = "to
 class TranslationCollator:
     """Dynamic padding of sources and labels to one common length per batch.
 
-    Inputs are padded with ``pad_token_id`` (attention mask 0) and labels with -100, to the longest
-    of the sources and targets in the batch (``pad_to_multiple_of`` rounds it up, ``fixed_length``
-    pads every batch to one length instead). With ``decoding_positions`` the width also covers
-    :func:`decode_length` of every source, so evaluation reads the same positions as translation.
+    Inputs are padded with ``pad_token_id`` (the source's: ``config.source_pad_token_id``; attention mask 0)
+    and labels with -100, to the longest of the sources and targets in the batch (``pad_to_multiple_of``
+    rounds it up, ``fixed_length`` pads every batch to one length instead). With ``decoding_positions`` the
+    width also covers :func:`decode_length` of every source, so evaluation reads the same positions as
+    translation.
     """
 
     pad_token_id: int

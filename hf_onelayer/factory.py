@@ -23,11 +23,10 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
     coverage is measured on; ``seed`` draws the rows that pretrained vectors do not cover.
     """
     seq2seq = model_args.model_type == "onelayer_seq2seq"
-    fields = dict(pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
-                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                  attn_implementation=model_args.attn_implementation, **model_args.architecture())
+    fields = dict(special_token_ids(tokenizer), attn_implementation=model_args.attn_implementation,
+                  **model_args.architecture())
     if seq2seq:
-        fields.update(vocab_size=tokenizer.tgt_vocab_size, decoder_start_token_id=tokenizer.bos_token_id,
+        fields.update(vocab_size=tokenizer.tgt_vocab_size, decoder_start_token_id=fields["bos_token_id"],
                       src_vocab_size=None if tokenizer.is_joint else tokenizer.src_vocab_size)
         _check_seq2seq_embeddings(model_args, tokenizer, fields)
     else:
@@ -52,6 +51,15 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
         model.generation_config.num_beams = SEQ2SEQ_NUM_BEAMS
         model.generation_config.max_length = model.config.max_position_embeddings
     return model
+
+
+def special_token_ids(tokenizer) -> dict[str, int]:
+    """The config's special-token fields: the tokenizer's (target) ids, and ``src_pad_token_id`` where the source's
+    ``<pad>`` has another id (a pad token added after training, on vocabularies of different sizes)."""
+    ids = {name: getattr(tokenizer, name) for name in ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id")}
+    if tokenizer.src_pad_token_id != ids["pad_token_id"]:
+        ids["src_pad_token_id"] = tokenizer.src_pad_token_id
+    return ids
 
 
 def _check_seq2seq_embeddings(model_args, tokenizer, fields) -> None:

@@ -159,7 +159,7 @@ def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, p
         collator = DataCollatorForSeq2Seq(tokenizer, model=model, pad_to_multiple_of=pad_to_multiple_of)
         trainer = (trainer_class or Seq2SeqTranslationTrainer)(data_collator=collator, **common)
     else:
-        collate = dict(pad_token_id=config.pad_token_id, config=config,
+        collate = dict(pad_token_id=config.source_pad_token_id, config=config,
                        pad_to_multiple_of=pad_to_multiple_of, fixed_length=fixed_length)
         trainer = (trainer_class or TranslationTrainer)(
             data_collator=TranslationCollator(**collate),

@@ -5,7 +5,9 @@ It answers what huggingface_hub's real client code calls to push and to download
 ``POST /api/models/{repo}/commit/{rev}`` (NDJSON with base64 files), ``POST .../branch/{name}``,
 ``GET /api/models/{repo}[/revision/{rev}]`` (model info), ``GET /api/models/{repo}/tree/{rev}``,
 ``GET /api/whoami-v2``, ``POST /api/validate-yaml`` (model-card metadata checks, see
-:func:`validate_card`) and ``HEAD/GET /{repo}/resolve/{rev}/{path}``.
+:func:`validate_card`) and ``HEAD/GET /{repo}/resolve/{rev}/{path}``. Dataset repos (put there by
+:meth:`LocalHub.add_repo`) are read, as ``datasets.load_dataset`` reads them, through the same info, tree
+and resolve routes under ``/api/datasets/`` and ``/datasets/``.
 
 Writes need ``Authorization: Bearer <token>``; private repos need it for reads too. Every request is
 recorded (method, path, headers with lower-case names) so tests can check what the client sent.
@@ -20,6 +22,32 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 REPO = r"(?P<repo>[^/]+/[^/]+)"
+KIND = r"(?P<kind>models|datasets)"
+
+
+def _key(match) -> str:
+    """Dataset repos are stored as ``datasets/OWNER/NAME``, model repos as ``OWNER/NAME``."""
+    return f"datasets/{match['repo']}" if match["kind"] == "datasets" else match["repo"]
+
+
+def _entries(branch: dict, folder: str, recursive: bool) -> list[dict]:
+    """The tree API's entries under ``folder``: its files and sub-folders (everything below, with ``recursive``)."""
+    entries, below = {}, f"{folder}/" if folder else ""
+
+    def add_folder(path):
+        entries.setdefault(path, {"type": "directory", "path": path, "oid": _sha(path.encode())})
+
+    for path, data in sorted(branch["files"].items()):
+        if not path.startswith(below):
+            continue
+        parts = path[len(below):].split("/")
+        if recursive or len(parts) == 1:
+            for depth in range(1, len(parts)):  # the folders on the way
+                add_folder(below + "/".join(parts[:depth]))
+            entries[path] = {"type": "file", "path": path, "size": len(data), "oid": _sha(data)}
+        else:
+            add_folder(below + parts[0])
+    return list(entries.values())
 
 
 class HubState:
@@ -130,8 +158,9 @@ class HubHandler(BaseHTTPRequestHandler):
         branch = self._branch(repo_id, revision)
         if branch is None:
             return
+        name = repo_id.removeprefix("datasets/")
         self._send(200, {
-            "id": repo_id, "modelId": repo_id, "sha": branch["sha"], "private": self.state.repos[repo_id]["private"],
+            "id": name, "modelId": name, "sha": branch["sha"], "private": self.state.repos[repo_id]["private"],
             "siblings": [{"rfilename": path} for path in sorted(branch["files"])], "tags": [], "downloads": 0,
         })
 
@@ -148,25 +177,22 @@ class HubHandler(BaseHTTPRequestHandler):
                 return self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
             return self._send(200, {"type": "user", "name": self.state.user, "orgs": [],
                                     "auth": {"type": "access_token", "accessToken": {"role": "write"}}})
-        m = re.fullmatch(rf"/api/models/{REPO}(?:/revision/(?P<rev>.+))?", path)
+        m = re.fullmatch(rf"/api/{KIND}/{REPO}(?:/revision/(?P<rev>.+))?", path)
         if m:
-            return self._info(m["repo"], unquote(m["rev"] or "main"))
-        m = re.fullmatch(rf"/api/models/{REPO}/tree/(?P<rev>[^/]+)(?:/(?P<sub>.*))?", path)
+            return self._info(_key(m), unquote(m["rev"] or "main"))
+        m = re.fullmatch(rf"/api/{KIND}/{REPO}/tree/(?P<rev>[^/]+)(?:/(?P<sub>.*))?", path)
         if m:
-            branch = self._branch(m["repo"], unquote(m["rev"]))
+            branch = self._branch(_key(m), unquote(m["rev"]))
             if branch is None:
                 return
-            prefix = (m["sub"] or "").strip("/")
-            entries = [{"type": "file", "path": p, "size": len(data), "oid": _sha(data)}
-                       for p, data in sorted(branch["files"].items()) if p.startswith(prefix)]
-            return self._send(200, entries)
+            return self._send(200, _entries(branch, (m["sub"] or "").strip("/"), "recursive=true" in self.path.lower()))
         self._resolve(head=False)
 
     def _resolve(self, head: bool):
-        m = re.fullmatch(rf"/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)", urlsplit(self.path).path)
+        m = re.fullmatch(rf"/(?:(?P<kind>datasets)/)?{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)", urlsplit(self.path).path)
         if not m:
             return self._error(404, "NotFound", f"no route for {self.command} {self.path}", head)
-        branch = self._branch(m["repo"], unquote(m["rev"]), head)
+        branch = self._branch(_key(m), unquote(m["rev"]), head)
         if branch is None:
             return
         name = unquote(m["file"])
@@ -263,8 +289,10 @@ class LocalHub:
         self.thread.start()
         return self
 
-    def add_repo(self, repo_id: str, files: dict[str, bytes], revision: str = "main", private: bool = False) -> None:
-        """Put a public (or private) model repo with ``files`` (path -> bytes) on branch ``revision``."""
+    def add_repo(self, repo_id: str, files: dict[str, bytes], revision: str = "main", private: bool = False,
+                 repo_type: str = "model") -> None:
+        """Put a public (or private) model or dataset repo with ``files`` (path -> bytes) on branch ``revision``."""
+        repo_id = f"datasets/{repo_id}" if repo_type == "dataset" else repo_id
         repo = self.state.repos.setdefault(repo_id, {"private": private, "branches": {}})
         sha = _sha(repo_id.encode(), revision.encode(), *[p.encode() + d for p, d in sorted(files.items())])
         repo["branches"][revision] = {"sha": sha, "files": dict(files)}

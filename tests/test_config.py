@@ -28,6 +28,8 @@ def test_defaults_follow_the_course_model():
         ("norm_position", "middle"),
         ("layer_norm_eps", 0.0),
         ("pad_token_id", 10_000),
+        ("src_pad_token_id", 8000),
+        ("src_pad_token_id", -1),
     ],
 )
 def test_invalid_values_raise_value_error_naming_the_field(field, value):
@@ -35,6 +37,16 @@ def test_invalid_values_raise_value_error_naming_the_field(field, value):
     # @strict's type check (StrictDataclassFieldValidationError), as in transformers' own configs
     with pytest.raises((ValueError, StrictDataclassFieldValidationError), match=field):
         OneLayerTranslatorConfig(**{field: value})
+
+
+def test_special_ids_are_checked_against_their_own_vocabulary():
+    # pad, unk, bos and eos are target ids; the source pads with src_pad_token_id, or with pad_token_id when unset
+    config = OneLayerTranslatorConfig(src_vocab_size=10, tgt_vocab_size=20, pad_token_id=15, src_pad_token_id=9)
+    assert config.source_pad_token_id == 9
+    with pytest.raises(ValueError, match=r"pad_token_id must be inside the source vocabulary \(< 10\), got 15"):
+        OneLayerTranslatorConfig(src_vocab_size=10, tgt_vocab_size=20, pad_token_id=15)
+    with pytest.raises(ValueError, match=r"eos_token_id must be inside the target vocabulary \(< 20\), got 25"):
+        OneLayerTranslatorConfig(src_vocab_size=30, tgt_vocab_size=20, eos_token_id=25)
 
 
 def test_valid_edge_values_are_accepted():

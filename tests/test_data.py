@@ -90,6 +90,66 @@ def test_hub_id_offline_fails_at_once_and_says_how_to_pass_a_folder():
         load_translation_data(dataset_name=DEFAULT_HUB_DATASET)
 
 
+HUB_DATA = """
+import json, sys
+from hf_onelayer.cli import run
+from hf_onelayer.data import load_translation_data
+default = load_translation_data()  # no folder, no files: the Hub dataset
+print(json.dumps({split: ds[:] for split, ds in default.items()}))
+out = sys.argv[1]
+code = run("train", ["--dataset_name", "someone/fr-en", "--source_lang", "fr", "--output_dir", out, "--min_frequency",
+                     "1", "--max_steps", "1", "--report_to", "none", "--disable_tqdm", "true"])
+print(json.dumps({"code": code, "tokenizer": json.load(open(out + "/tokenizer_config.json"))}))
+"""
+
+
+def test_hub_datasets_through_the_hub_client_and_make_train_falls_back_to_one(tmp_path):
+    # the local Hub serves a Multi30k-like repo (as bentrevett/multi30k: JSON lines with en/de keys) and one with a
+    # `translation` column; `datasets.load_dataset` reads both through HF_ENDPOINT
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    from conftest import REPO, SOURCES, TARGETS
+    from hub_server import LocalHub
+
+    def lines(rows):
+        return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+    multi30k = {f"{split}.jsonl": lines({"en": en, "de": de} for en, de in zip(TARGETS[:n], SOURCES[:n]))
+                for split, n in (("train", 6), ("val", 2), ("test", 3))}
+    french = ["Un homme fait du vélo.", "Deux chiens jouent dans la neige.", "Une femme joue de la guitare."]
+    pairs = {f"{split}.jsonl": lines({"id": i, "translation": {"fr": fr, "en": en}}
+                                     for i, (fr, en) in enumerate(zip(french, TARGETS)))
+             for split in ("train", "validation", "test")}
+    with LocalHub("hf_" + secrets.token_hex(16)) as hub:
+        hub.add_repo(DEFAULT_HUB_DATASET, {"README.md": b"# multi30k", **multi30k}, repo_type="dataset")
+        hub.add_repo("someone/fr-en", pairs, repo_type="dataset")
+        env = {k: v for k, v in os.environ.items() if "OFFLINE" not in k and k != "HF_TOKEN"}
+        env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_DISABLE_TELEMETRY="1")
+        result = subprocess.run([sys.executable, "-c", HUB_DATA, str(tmp_path / "run")], env=env, capture_output=True,
+                                text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    default, trained = (json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"'))
+    assert {split: len(rows["de"]) for split, rows in default.items()} == {"train": 6, "validation": 2, "test": 3}
+    assert default["test"] == {"de": SOURCES[:3], "en": TARGETS[:3]}
+    assert trained["code"] == 0, result.stderr[-3000:]
+    assert (trained["tokenizer"]["source_lang"], trained["tokenizer"]["target_lang"]) == ("fr", "en")
+    # `make train` reads DATA when it holds Multi30k's files, else the Hub dataset
+    stamp, folder = tmp_path / "stamp", tmp_path / "multi30k"  # a fresh stamp: make installs nothing
+    stamp.touch()
+    folder.mkdir()
+    (folder / "train.de").touch()
+
+    def make_train(data):
+        return subprocess.run(["make", "-n", "train", f"DATA={data}", f"STAMP={stamp}"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout
+
+    assert f"--dataset_name {DEFAULT_HUB_DATASET}" in make_train(tmp_path / "absent")
+    assert f"--data_dir {folder}" in make_train(folder) and "--dataset_name" not in make_train(folder)
+
+
 def test_long_sentences_are_truncated_and_counted(small_tokenizer, caplog):
     from datasets import Dataset
 

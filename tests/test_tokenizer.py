@@ -68,14 +68,23 @@ def test_save_and_load_with_auto_tokenizer(small_tokenizer, tmp_path):
     assert loaded.get_vocab() == small_tokenizer.get_vocab()
 
 
-def test_mismatched_special_token_ids_are_refused():
+def test_each_vocabulary_keeps_its_own_special_ids():
     from tokenizers import Tokenizer
     from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
 
-    bad = Tokenizer(WordLevel({"<unk>": 0, "<pad>": 1, "<s>": 2, "</s>": 3}, unk_token="<unk>"))
-    good = train_word_level(["a b"], min_frequency=1)
-    with pytest.raises(ValueError, match="same id in both vocabularies"):
-        OneLayerTranslatorTokenizer(source_tokenizer=good, target_tokenizer=bad)
+    from hf_onelayer.factory import special_token_ids
+
+    other = Tokenizer(WordLevel({"<unk>": 0, "<pad>": 1, "<s>": 2, "</s>": 3, "b": 4}, unk_token="<unk>"))
+    other.pre_tokenizer = WhitespaceSplit()
+    tok = OneLayerTranslatorTokenizer(source_tokenizer=train_word_level(["a b"], min_frequency=1), target_tokenizer=other)
+    # the public ids are the target's (the model's); the source keeps its own for encoding and padding
+    assert special_token_ids(tok) == {"pad_token_id": 1, "unk_token_id": 0, "bos_token_id": 2, "eos_token_id": 3,
+                                      "src_pad_token_id": 0}
+    enc = tok(["a", "a b"], text_target=["b", "c b"], padding=True)
+    assert enc["input_ids"][0][-1] == 0 and enc["labels"][0][-1] == 1  # each side padded with its own <pad>
+    assert enc["labels"][1][1] == 0  # "c" is <unk> on the target side
+    assert tok.pad([{"input_ids": [2, 3]}, {"input_ids": [2, 4, 3]}])["input_ids"][0] == [2, 3, 0]
 
 
 def test_unreadable_tokenizer_file_names_the_file(tmp_path):
@@ -171,6 +180,23 @@ def test_special_token_overrides(tmp_path):
     two = _two_sizes()
     two.save_pretrained(tmp_path / "two")
     eos = OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "two", pad_token="</s>")  # in both vocabularies
-    assert eos.pad_token_id == eos.eos_token_id == 3
-    with pytest.raises(ValueError, match="pad_token '<p>' must have the same id in both vocabularies"):
-        OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "two", pad_token="<p>")
+    assert eos.pad_token_id == eos.eos_token_id == eos.src_pad_token_id == 3
+    # new tokens on vocabularies of different sizes: each side gives them its next ids
+    tok = OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "two", pad_token="<p>", bos_token="<bos>",
+                                                      eos_token="<eos>")
+    src, tgt = two.src_vocab_size, two.tgt_vocab_size
+    source_ids = {t: tok.convert_tokens_to_ids(t) for t in ("<p>", "<bos>", "<eos>")}
+    assert sorted(source_ids.values()) == [src, src + 1, src + 2] and tok.src_pad_token_id == source_ids["<p>"]
+    with tok.as_target_tokenizer():
+        target_ids = {t: tok.convert_tokens_to_ids(t) for t in ("<p>", "<bos>", "<eos>")}
+    assert sorted(target_ids.values()) == [tgt, tgt + 1, tgt + 2]
+    assert (tok.pad_token_id, tok.bos_token_id, tok.eos_token_id) == tuple(target_ids.values())  # the model's ids
+    enc = tok(["Ein Mann.", "Zwei Hunde spielen im Schnee."], text_target=["A man.", "Two dogs play."], padding=True)
+    ids, labels = enc["input_ids"][0], enc["labels"][0]
+    assert (ids[0], ids[4], ids[-1]) == (source_ids["<bos>"], source_ids["<eos>"], source_ids["<p>"])
+    assert (labels[0], labels[4], labels[-1]) == (target_ids["<bos>"], target_ids["<eos>"], target_ids["<p>"])
+    assert tok.decode(labels, skip_special_tokens=True) == "a man."
+    tok.save_pretrained(tmp_path / "saved")
+    again = OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "saved")
+    assert again(["Ein Mann."], text_target=["A man."]) == tok(["Ein Mann."], text_target=["A man."])
+    assert (again.pad_token_id, again.src_pad_token_id) == (target_ids["<p>"], source_ids["<p>"])

@@ -128,7 +128,7 @@ class EmbeddingPlan:
         with torch.no_grad():
             if self.src is not None:
                 model.get_input_embeddings().weight.copy_(self.src)
-                model.get_input_embeddings().weight[config.pad_token_id].zero_()
+                model.get_input_embeddings().weight[config.source_pad_token_id].zero_()
             if self.tgt is not None:
                 model.get_output_embeddings().weight.copy_(self.tgt)
             if "position_embeddings" in self.bert:

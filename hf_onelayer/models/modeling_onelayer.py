@@ -62,7 +62,7 @@ class OneLayerEmbeddings(nn.Module):
     def __init__(self, config: OneLayerTranslatorConfig):
         super().__init__()
         dim = config.src_embedding_dim or config.hidden_size
-        self.word_embeddings = nn.Embedding(config.src_vocab_size, dim, padding_idx=config.pad_token_id)
+        self.word_embeddings = nn.Embedding(config.src_vocab_size, dim, padding_idx=config.source_pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, dim)
         self.LayerNorm = nn.LayerNorm(dim, eps=config.layer_norm_eps) if config.embedding_layer_norm else None
         self.projection = nn.Linear(dim, config.hidden_size, bias=False) if config.src_embedding_dim else None
@@ -343,7 +343,7 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
     ) -> OneLayerTranslatorOutput | tuple:
         r"""
-        input_ids: (B, T) source token ids, padded with ``pad_token_id``.
+        input_ids: (B, T) source token ids, padded with ``config.source_pad_token_id``.
         attention_mask: (B, T), 1 for real source tokens and 0 for padding (keys that get no weight).
             Padded positions still produce predictions: the target may be longer than the source.
         labels: (B, T) target token ids aligned with the positions, -100 where nothing is predicted.
@@ -411,7 +411,7 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
                 raise ValueError("labels longer than inputs_embeds: pad inputs_embeds to the labels' length")
             if attention_mask is None:
                 attention_mask = torch.ones_like(input_ids)
-            input_ids = F.pad(input_ids, (0, extra), value=self.config.pad_token_id)
+            input_ids = F.pad(input_ids, (0, extra), value=self.config.source_pad_token_id)
             attention_mask = F.pad(attention_mask, (0, extra), value=0)
         else:
             labels = F.pad(labels, (0, -extra), value=-100)
@@ -447,7 +447,7 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         width = max(limits + [input_ids.shape[1]])
         pad = width - input_ids.shape[1]
         if pad > 0:
-            input_ids = F.pad(input_ids, (0, pad), value=self.config.pad_token_id)
+            input_ids = F.pad(input_ids, (0, pad), value=self.config.source_pad_token_id)
             attention_mask = F.pad(attention_mask, (0, pad), value=0)
         logits = self(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).logits
         predicted = logits.argmax(dim=-1).tolist()

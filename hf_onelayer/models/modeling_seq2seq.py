@@ -29,9 +29,9 @@ from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, OneLayer
 class Seq2SeqEmbeddings(nn.Module):
     """Token embedding + learned position embedding (from ``past_length`` on), LayerNorm, dropout."""
 
-    def __init__(self, config: OneLayerSeq2SeqConfig, vocab_size: int):
+    def __init__(self, config: OneLayerSeq2SeqConfig, vocab_size: int, padding_idx: int | None):
         super().__init__()
-        self.embed_tokens = nn.Embedding(vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.embed_tokens = nn.Embedding(vocab_size, config.hidden_size, padding_idx=padding_idx)
         self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -164,7 +164,7 @@ class Seq2SeqEncoder(nn.Module):
 
     def __init__(self, config: OneLayerSeq2SeqConfig):
         super().__init__()
-        self.embeddings = Seq2SeqEmbeddings(config, config.src_vocab_size or config.vocab_size)
+        self.embeddings = Seq2SeqEmbeddings(config, config.src_vocab_size or config.vocab_size, config.source_pad_token_id)
         self.layers = nn.ModuleList(EncoderLayer(config, i) for i in range(config.encoder_layers))
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) \
             if config.norm_position == "pre" else None
@@ -191,7 +191,7 @@ class Seq2SeqDecoder(nn.Module):
 
     def __init__(self, config: OneLayerSeq2SeqConfig):
         super().__init__()
-        self.embeddings = Seq2SeqEmbeddings(config, config.vocab_size)
+        self.embeddings = Seq2SeqEmbeddings(config, config.vocab_size, config.pad_token_id)
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.decoder_layers))
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) \
             if config.norm_position == "pre" else None

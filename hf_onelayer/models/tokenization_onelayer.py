@@ -97,12 +97,20 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
     """Source and target vocabularies (``source_lang`` / ``target_lang``, German and English by default)
     behind one Hugging Face tokenizer.
 
-    Both vocabularies give the special tokens the same ids: <pad>=0, <unk>=1, <s>=2, </s>=3.
     Encoded sequences are ``<s> w1 ... wn </s>``. One side is in use at a time: the source, except while
     encoding ``text_target`` or inside :meth:`as_target_tokenizer`. ``len``, ``get_vocab``,
     ``convert_tokens_to_ids`` and ``convert_ids_to_tokens`` read the side in use; ``decode`` reads the
-    target (outputs are English). :meth:`convert_source_ids_to_tokens` and :meth:`convert_target_ids_to_tokens`
-    name their side. ``add_tokens`` adds to both sides, each giving the next free id of its own.
+    target (outputs are English).
+
+    Trained vocabularies give the special tokens the same ids: <pad>=0, <unk>=1, <s>=2, </s>=3. A special
+    token added later (``from_pretrained(..., pad_token="<p>")``) gets each side's next id, so vocabularies
+    of different sizes give it two ids. ``pad_token_id``, ``bos_token_id``, ``eos_token_id`` and
+    ``unk_token_id`` are then the target's, the ids the model writes and its config holds (Trainer copies
+    them into the config, ``generate`` stops at them); :attr:`src_pad_token_id` is the source's padding.
+    Encoding and padding each side use that side's own ids.
+
+    :meth:`convert_source_ids_to_tokens` and :meth:`convert_target_ids_to_tokens` name their side.
+    ``add_tokens`` adds to both sides, each giving the next free id of its own.
     """
 
     vocab_files_names = {
@@ -110,6 +118,7 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         "target_tokenizer_file": "target_tokenizer.json",
     }
     model_input_names = ["input_ids", "attention_mask"]
+    _ids_follow_side = False  # True while encoding or padding: the special ids are then the side in use's
 
     def __init__(
         self,
@@ -133,18 +142,9 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         self._current = self.source
         kwargs.setdefault("special_tokens_pattern", "bos_eos")
         kwargs.setdefault("clean_up_tokenization_spaces", False)
-        # special tokens missing from the vocabularies (an override such as pad_token="<p>") are added here
+        # special tokens missing from a vocabulary (an override such as pad_token="<p>") are added to it here
         super().__init__(pad_token=pad_token, unk_token=unk_token, bos_token=bos_token, eos_token=eos_token,
                          min_frequency=min_frequency, source_lang=source_lang, target_lang=target_lang, **kwargs)
-        for name in ("pad_token", "unk_token", "bos_token", "eos_token"):  # the models hold one id of each
-            token = str(getattr(self, name))
-            ids = (self.source.token_to_id(token), self.target.token_to_id(token))
-            if ids[0] is None or ids[0] != ids[1]:
-                raise ValueError(
-                    f"{name} {token!r} must have the same id in both vocabularies, got source/target ids {ids}"
-                    + ("; a new token gets the next id of each side, and the sides differ in size: pass a token "
-                       "both vocabularies have" if None not in ids else "")
-                )
 
     @classmethod
     def train_new(cls, source_texts, target_texts, min_frequency: int = 2, model: str = "word",
@@ -194,6 +194,36 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         finally:
             self._current, self._in_target_context_manager = previous, inside
 
+    def _special_id(self, name: str) -> int | None:
+        token = getattr(self, name)
+        return None if token is None else (self._current if self._ids_follow_side else self.target).token_to_id(token)
+
+    pad_token_id = property(lambda self: self._special_id("pad_token"), doc="<pad> of the target vocabulary.")
+    bos_token_id = property(lambda self: self._special_id("bos_token"), doc="<s> of the target vocabulary.")
+    eos_token_id = property(lambda self: self._special_id("eos_token"), doc="</s> of the target vocabulary.")
+    unk_token_id = property(lambda self: self._special_id("unk_token"), doc="<unk> of the target vocabulary.")
+
+    @property
+    def src_pad_token_id(self) -> int | None:
+        """<pad> of the source vocabulary: what pads ``input_ids``."""
+        return None if self.pad_token is None else self.source.token_to_id(self.pad_token)
+
+    @contextmanager
+    def _ids_of_side_in_use(self):
+        previous, self._ids_follow_side = self._ids_follow_side, True
+        try:
+            yield
+        finally:
+            self._ids_follow_side = previous
+
+    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None) -> list[int]:
+        with self._ids_of_side_in_use():  # <s> ... </s> of the side being encoded
+            return super().build_inputs_with_special_tokens(token_ids_0, token_ids_1)
+
+    def _pad(self, *args, **kwargs) -> dict:
+        with self._ids_of_side_in_use():  # tok.pad(...) pads input_ids with the source's <pad>
+            return super()._pad(*args, **kwargs)
+
     @property
     def vocab_size(self) -> int:
         """Size of the side in use without added tokens (``len(tok)`` counts them)."""
@@ -239,7 +269,7 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
 
     def _convert_token_to_id(self, token: str) -> int:
         index = self._current.token_to_id(token)
-        return self.source.token_to_id(str(self.unk_token)) if index is None else index
+        return self._current.token_to_id(str(self.unk_token)) if index is None else index
 
     def _convert_id_to_token(self, index: int) -> str:
         token = self._current.id_to_token(index)
