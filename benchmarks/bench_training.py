@@ -22,7 +22,6 @@ Numbers move when other processes share the cores.
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,15 @@ from hf_onelayer import OneLayerTranslatorConfig, OneLayerTranslatorModel
 from hf_onelayer.data import TranslationCollator, load_local_folder, tokenize_split
 from hf_onelayer.models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from hf_onelayer.translation import translate
+
+
+# `hf-onelayer ARGS` that prints its own peak RSS (VmHWM, kB) last on stderr. getrusage's ru_maxrss of a child
+# would carry this process's peak over the exec.
+PEAK_RSS_OF_CLI = """import atexit, sys
+from hf_onelayer.cli import main
+atexit.register(lambda: print("VmHWM_kB", next(line.split()[1] for line in open("/proc/self/status")
+                                               if line.startswith("VmHWM:")), file=sys.stderr))
+sys.exit(main(sys.argv[1:]))"""
 
 
 @dataclass
@@ -176,12 +184,12 @@ def main():
     rss_mib = None
     if args.rss_steps:
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "hf_onelayer.cli", "train", "training/configs/default.json", "--data_dir",
+            cmd = [sys.executable, "-c", PEAK_RSS_OF_CLI, "train", "training/configs/default.json", "--data_dir",
                    args.data_dir, "--output_dir", tmp, "--max_steps", str(args.rss_steps), "--eval_strategy", "no",
                    "--save_strategy", "no", "--load_best_model_at_end", "false", "--report_to", "none",
                    "--disable_tqdm", "true"]
-            subprocess.run(cmd, check=True, capture_output=True)
-        rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        rss_mib = int(out.stderr.strip().splitlines()[-1].split()[-1]) / 1024
 
     epoch_tokens = sum(sum(1 for t in ids if t != -100) for ids in train["labels"])
     projected = args.epochs * epoch_tokens / ours_tps

@@ -15,8 +15,8 @@ from conftest import SOURCES, TARGETS
 from hub_server import LocalHub
 
 from hf_onelayer.cli import run
-from hf_onelayer.embeddings.hub import HubLocation, layout, parse_location, read_embedding_table, read_fasttext_binary
-from hf_onelayer.embeddings.vectors import VectorFileError
+from hf_onelayer.embeddings.hub import HubLocation, layout, parse_location, read_embedding_table
+from hf_onelayer.embeddings.vectors import VectorFileError, read_fasttext_binary, read_vectors
 
 pytestmark = pytest.mark.xdist_group("hub")
 
@@ -98,7 +98,7 @@ def test_repo_layouts_are_told_apart():
     st = ["modules.json", "0_WordEmbeddings/whitespacetokenizer_config.json", "0_WordEmbeddings/model.safetensors"]
     assert layout(st, "glove") == ("sentence-transformers", "0_WordEmbeddings/model.safetensors")
     assert layout(["glove.model", "glove.model.vectors.npy"], "glove") == ("gensim", "glove.model")
-    assert layout(["model.bin", "README.md"], "fasttext") == ("fasttext-bin", "model.bin")
+    assert layout(["model.bin", "README.md"], "fasttext") == ("file", "model.bin")
     assert layout(["README.md", "vectors.txt"], "glove") == ("file", "vectors.txt")
     with pytest.raises(VectorFileError, match="\\(a.txt, b.txt\\); add /PATH"):
         layout(["a.txt", "b.txt"], "glove")
@@ -124,12 +124,26 @@ def test_a_torch_file_with_pickled_objects_is_refused(tmp_path):
         read_embedding_table(str(tmp_path / "pytorch_model.bin"), ["a", "b"], {"a"})
 
 
-def test_fasttext_binary_keeps_only_our_words(tmp_path):
-    (tmp_path / "in").mkdir()
-    path = tmp_path / "model.bin"
-    path.write_bytes(fasttext_bin(tmp_path / "in"))
-    vectors = read_fasttext_binary(str(path), {"hund", "zebra", "katze"})
-    assert sorted(vectors.words) == ["hund", "zebra"] and vectors.dim == DIM
+def test_fasttext_binary_gives_gensims_vectors_of_our_words_only(tmp_path):
+    from gensim.models import FastText
+    from gensim.models.fasttext import load_facebook_vectors, save_facebook_model
+
+    words = WORDS + ["Männer", "straße", "fußball", "Über"]  # n-grams of several bytes; capitals
+    model = FastText(vector_size=DIM, min_count=1, bucket=300, min_n=2, max_n=4, seed=1, workers=1)
+    model.build_vocab([words] * 5)
+    model.train([words] * 5, total_examples=5, epochs=2)
+    save_facebook_model(model, str(tmp_path / "model.bin"))
+    reference = load_facebook_vectors(str(tmp_path / "model.bin"))
+    wanted = {"hund", "männer", "straße", "über", "fußball", "katze"}  # "katze": not in the model
+    for vectors in (read_fasttext_binary(str(tmp_path / "model.bin"), wanted),
+                    read_vectors("fasttext", str(tmp_path / "model.bin"), wanted)):  # a local .bin, told by content
+        assert sorted(vectors.words) == sorted(wanted - {"katze"}) and vectors.total_in_file == len(words)
+        for word, row in zip(vectors.words, vectors.matrix):
+            original = {"männer": "Männer", "über": "Über"}.get(word, word)  # matched lowercased
+            np.testing.assert_allclose(row, reference[original], rtol=1e-5, atol=1e-6)
+    (tmp_path / "cut.bin").write_bytes((tmp_path / "model.bin").read_bytes()[:120])
+    with pytest.raises(VectorFileError, match="cut.bin: the dictionary is cut short after"):
+        read_fasttext_binary(str(tmp_path / "cut.bin"), wanted)
 
 
 def test_offline_a_hub_location_fails_at_once_naming_the_local_way(capsys, tmp_path):

@@ -6,8 +6,8 @@ huggingface_hub resolves and caches the files (``hf_hub_download``). The layouts
 * sentence-transformers' ``average_word_embeddings_*``: ``0_WordEmbeddings/whitespacetokenizer_config.json``
   (the vocabulary) and ``emb_layer.weight`` in ``model.safetensors`` or ``pytorch_model.bin`` (read with
   ``weights_only=True``, so no pickled code runs). Only our words' rows are read;
-* fastText's ``facebook/fasttext-*-vectors``: ``model.bin`` (Facebook's format) through gensim's loader,
-  keeping the vectors of our words (gensim holds the whole model while it reads it);
+* fastText's ``facebook/fasttext-*-vectors``: ``model.bin`` (Facebook's format), of which only our words'
+  rows and their character n-grams' rows are read;
 * gensim ``KeyedVectors`` repos (``NAME.model`` + ``NAME.model.vectors.npy``): pickles, refused unless
   ``--allow_pickle``.
 
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .vectors import PICKLE_SUFFIXES, VectorFileError, Vectors, _finite, _Keeper, read_vectors
+from .vectors import PICKLE_SUFFIXES, VectorFileError, Vectors, _Keeper, _kept, read_vectors
 
 PREFIX = "hf://"
 ST_FOLDER = "0_WordEmbeddings"
@@ -98,7 +98,7 @@ def layout(files: list[str], kind: str) -> tuple[str, str]:
     if pickles:
         return "gensim", pickles[0]
     if kind == "fasttext" and FASTTEXT_BIN in names:
-        return "fasttext-bin", FASTTEXT_BIN
+        return "file", FASTTEXT_BIN  # a Facebook .bin model: read_vectors tells it by its magic number
     candidates = [f for f in files if f.endswith(VECTOR_SUFFIXES)]
     if len(candidates) == 1:
         return "file", candidates[0]
@@ -110,7 +110,7 @@ def hub_vectors(kind: str, location: HubLocation, wanted: set[str], allow_pickle
     """Vectors of the ``wanted`` words from a Hub location (see the module docstring)."""
     check_online(kind, location)
     if location.path:
-        where, name = ("fasttext-bin" if kind == "fasttext" and location.path.endswith(".bin") else "file"), location.path
+        where, name = "file", location.path
     else:
         try:
             where, name = layout(_files(location), kind)
@@ -126,8 +126,6 @@ def hub_vectors(kind: str, location: HubLocation, wanted: set[str], allow_pickle
         for extra in _files(location):  # the arrays gensim saves beside the pickle
             if extra.startswith(name + "."):
                 _download(location, extra)
-    if where == "fasttext-bin":
-        return read_fasttext_binary(_download(location, name), wanted)
     return read_vectors(kind, _download(location, name), wanted, allow_pickle)
 
 
@@ -183,26 +181,4 @@ def read_embedding_table(path: str, vocabulary: list[str], wanted: set[str], key
     return keeper.result(table.shape[1], len(vocabulary))
 
 
-def _kept(keeper: _Keeper, row, where: str) -> np.ndarray:
-    """A kept row as float32, checked finite and counted in the spread (as the file readers do)."""
-    vector = _finite(np.asarray(row, dtype=np.float32), where)
-    keeper.stats(vector)
-    return vector
-
-
-def read_fasttext_binary(path: str, wanted: set[str]) -> Vectors:
-    """Vectors of our words that a fastText ``.bin`` model has in its vocabulary (gensim's Facebook loader)."""
-    from gensim.models.fasttext import load_facebook_vectors
-
-    try:
-        kv = load_facebook_vectors(path)
-    except Exception as error:  # gensim raises assorted errors on files of another format
-        raise VectorFileError(f"{path}: not a fastText binary model ({' '.join(str(error).split())[:120]})") from None
-    keeper = _Keeper(wanted)
-    for word in kv.index_to_key:
-        keeper.offer(word, lambda word=word: _kept(keeper, kv[word], f"{path}: {word!r}"))
-    return keeper.result(kv.vector_size, len(kv.index_to_key))
-
-
-__all__ = ["HubLocation", "parse_location", "check_online", "hub_vectors", "layout", "read_embedding_table",
-           "read_fasttext_binary"]
+__all__ = ["HubLocation", "parse_location", "check_online", "hub_vectors", "layout", "read_embedding_table"]

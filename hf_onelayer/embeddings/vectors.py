@@ -1,7 +1,7 @@
 """Reading pretrained vectors: BERT checkpoints, GloVe, word2vec and fastText files.
 
 A spec names the source: ``bert:PATH_OR_ID``, ``glove:PATH``, ``word2vec:PATH`` (binary or text,
-told apart by content), ``fasttext:PATH`` (``.vec`` text); any PATH may be a Hub location
+told apart by content), ``fasttext:PATH`` (``.vec`` text, or a ``.bin`` model); any PATH may be a Hub location
 ``hf://OWNER/REPO[@REVISION][/PATH]`` (see ``hub.py``).
 
 Vector files are streamed: only the words of our vocabulary are kept, so a 3M x 300 file never sits
@@ -13,6 +13,7 @@ import io
 import logging
 import math
 import os
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,6 +217,81 @@ def read_word2vec_binary(path: str, wanted: set[str]) -> Vectors:
     return keeper.result(dim, total)
 
 
+FASTTEXT_MAGIC = 793712314  # Facebook's .bin format, version 12 (fastText >= 0.2)
+# args::save: dim ws epoch minCount neg wordNgrams loss model bucket minn maxn lrUpdateRate (int32), t (float64);
+# then dictionary::save: size nwords nlabels (int32), ntokens pruneidx_size (int64)
+FASTTEXT_HEAD = struct.Struct("<2i12id3i2q")
+
+
+def _is_fasttext_binary(path: str) -> bool:
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    return len(start) == 4 and struct.unpack("<i", start)[0] == FASTTEXT_MAGIC
+
+
+def read_fasttext_binary(path: str, wanted: set[str]) -> Vectors:
+    """Vectors of our words that a fastText ``.bin`` model (Facebook's format) has in its vocabulary, as fastText
+    and gensim compute them: the word's row averaged with the rows of its character n-grams. The dictionary is
+    streamed and only those rows are read, one ``pread`` each, so memory holds the kept vectors only."""
+    from gensim.models.fasttext import ft_ngram_hashes  # fastText's n-gram hashing, as gensim's loader uses it
+
+    with open(path, "rb") as handle:
+        head = handle.read(FASTTEXT_HEAD.size)
+        if len(head) < FASTTEXT_HEAD.size or not _is_fasttext_binary(path):
+            raise VectorFileError(f"{path}: not a fastText binary model (Facebook's .bin format, version 12)")
+        fields = FASTTEXT_HEAD.unpack(head)
+        dim, bucket, minn, maxn = fields[2], fields[10], fields[11], fields[12]
+        size, nwords, nlabels, pruned = fields[15], fields[16], fields[17], fields[19]
+        if nlabels or pruned > 0:  # pruneidx_size is -1 in a model that was never quantized
+            raise VectorFileError(f"{path}: a supervised or quantized fastText model; the word vectors' .bin or .vec "
+                                  "is read")
+        candidates, end = _fasttext_dictionary(handle, size, nwords, wanted, path)
+        handle.seek(end)
+        quantized, rows, columns = struct.unpack("<?2q", handle.read(17))
+        if quantized or rows != nwords + bucket or columns != dim:
+            raise VectorFileError(f"{path}: matrix {rows} x {columns} (quantized: {quantized}); expected "
+                                  f"{nwords + bucket} x {dim}")
+        start, row_bytes = end + 17, 4 * dim
+        keeper = _Keeper(wanted)
+
+        def parse(index, word):
+            ids = [index] + [nwords + h for h in (ft_ngram_hashes(word, minn, maxn, bucket) if bucket else [])]
+            vector = sum(np.frombuffer(os.pread(handle.fileno(), row_bytes, start + i * row_bytes), "<f4") for i in ids)
+            return _kept(keeper, vector / len(ids), f"{path}: {word!r}")
+
+        for index, word in candidates:
+            keeper.offer(word, lambda index=index, word=word: parse(index, word))
+    return keeper.result(dim, nwords)
+
+
+def _fasttext_dictionary(handle, size: int, nwords: int, wanted: set[str], path: str) -> tuple[list, int]:
+    """Stream a fastText dictionary (``word\\0``, int64 count, int8 type per entry): (index, word) of the words
+    that are ours, exactly or lowercased, and the file offset after the dictionary."""
+    candidates, buffer, pos, offset, index = [], b"", 0, handle.tell(), 0
+    while index < size:
+        zero = buffer.find(b"\0", pos)
+        if zero < 0 or zero + 10 > len(buffer):
+            chunk = handle.read(1 << 20)
+            if not chunk:
+                raise VectorFileError(f"{path}: the dictionary is cut short after {index} of {size} entries")
+            offset += pos
+            buffer, pos = buffer[pos:] + chunk, 0
+            continue
+        if index < nwords:
+            word = buffer[pos:zero].decode("utf-8", errors="backslashreplace")
+            if _wanted_key(word, wanted)[0] is not None:
+                candidates.append((index, word))
+        pos, index = zero + 10, index + 1
+    return candidates, offset + pos
+
+
+def _kept(keeper: _Keeper, row, where: str) -> np.ndarray:
+    """A kept row as float32, checked finite and counted in the spread (as the file readers do)."""
+    vector = _finite(np.asarray(row, dtype=np.float32), where)
+    keeper.stats(vector)
+    return vector
+
+
 def _looks_binary(path: str) -> bool:
     """word2vec binary or text? Text when the first record is a UTF-8 line of a word and DIM numbers."""
     with open(path, "rb") as handle:
@@ -260,7 +336,7 @@ def read_vectors(kind: str, path: str, wanted: set[str], allow_pickle: bool = Fa
     if kind == "glove":  # GloVe has no header, but a converted file may carry word2vec's 'COUNT DIM'
         return read_text_vectors(path, wanted)
     if kind == "fasttext":
-        return read_text_vectors(path, wanted, header=True)
+        return read_fasttext_binary(path, wanted) if _is_fasttext_binary(path) else read_text_vectors(path, wanted, True)
     if kind == "word2vec":
         return read_word2vec_binary(path, wanted) if _looks_binary(path) else read_text_vectors(path, wanted, True)
     raise VectorFileError(f"unknown vector kind {kind!r}")
