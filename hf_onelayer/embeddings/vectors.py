@@ -1,8 +1,8 @@
 """Reading pretrained vectors: BERT checkpoints, GloVe, word2vec and fastText files.
 
 A spec names the source: ``bert:PATH_OR_ID``, ``glove:PATH``, ``word2vec:PATH`` (binary or text,
-told apart by content), ``fasttext:PATH`` (``.vec`` text, or a ``.bin`` model); any PATH may be a Hub location
-``hf://OWNER/REPO[@REVISION][/PATH]`` (see ``hub.py``).
+told apart by content), ``fasttext:PATH`` (``.vec`` text, or a ``.bin`` model); any PATH may be a Hub
+location ``hf://OWNER/REPO[@REVISION][/PATH]`` (see ``hub.py``).
 
 Vector files are streamed: only the words of our vocabulary are kept, so a 3M x 300 file never sits
 in memory. Every line's column count is checked; the numbers of kept lines are parsed and checked.
@@ -237,7 +237,7 @@ def read_fasttext_binary(path: str, wanted: set[str]) -> Vectors:
 
     with open(path, "rb") as handle:
         head = handle.read(FASTTEXT_HEAD.size)
-        if len(head) < FASTTEXT_HEAD.size or not _is_fasttext_binary(path):
+        if len(head) < FASTTEXT_HEAD.size or struct.unpack_from("<i", head)[0] != FASTTEXT_MAGIC:
             raise VectorFileError(f"{path}: not a fastText binary model (Facebook's .bin format, version 12)")
         fields = FASTTEXT_HEAD.unpack(head)
         dim, bucket, minn, maxn = fields[2], fields[10], fields[11], fields[12]
