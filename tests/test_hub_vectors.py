@@ -124,7 +124,7 @@ def test_a_torch_file_with_pickled_objects_is_refused(tmp_path):
         read_embedding_table(str(tmp_path / "pytorch_model.bin"), ["a", "b"], {"a"})
 
 
-def test_fasttext_binary_gives_gensims_vectors_of_our_words_only(tmp_path):
+def test_fasttext_binary_gives_gensims_vectors_of_our_words(tmp_path):
     from gensim.models import FastText
     from gensim.models.fasttext import load_facebook_vectors, save_facebook_model
 
@@ -134,10 +134,11 @@ def test_fasttext_binary_gives_gensims_vectors_of_our_words_only(tmp_path):
     model.train([words] * 5, total_examples=5, epochs=2)
     save_facebook_model(model, str(tmp_path / "model.bin"))
     reference = load_facebook_vectors(str(tmp_path / "model.bin"))
-    wanted = {"hund", "männer", "straße", "über", "fußball", "katze"}  # "katze": not in the model
+    wanted = {"hund", "männer", "straße", "über", "fußball", "katze"}  # "katze": not in the model's vocabulary
     for vectors in (read_fasttext_binary(str(tmp_path / "model.bin"), wanted),
                     read_vectors("fasttext", str(tmp_path / "model.bin"), wanted)):  # a local .bin, told by content
-        assert sorted(vectors.words) == sorted(wanted - {"katze"}) and vectors.total_in_file == len(words)
+        assert sorted(vectors.words) == sorted(wanted) and vectors.total_in_file == len(words)
+        assert vectors.subword_words == 1  # "katze", from its character n-grams as gensim's kv["katze"]
         for word, row in zip(vectors.words, vectors.matrix):
             original = {"männer": "Männer", "über": "Über"}.get(word, word)  # matched lowercased
             np.testing.assert_allclose(row, reference[original], rtol=1e-5, atol=1e-6)
@@ -216,7 +217,10 @@ def test_train_from_every_hub_layout(tmp_path):
         assert row["code"] == 0, (row["spec"], result.stderr[-2000:])
         src = row["init"]["src"]
         assert src["source"] == row["spec"] and src["dim"] == DIM and src["vectors_in_source"] == len(WORDS)
-        assert src["covered_types"] == len(ours & set(WORDS)) == 7  # "hund" and "zebra" are not our words
+        if row["spec"].startswith("fasttext"):  # the .bin model also builds our other words from character n-grams
+            assert src["covered_types"] == src["vocab_types"] == 7 + src["subword_words"]
+        else:
+            assert src["covered_types"] == len(ours & set(WORDS)) == 7  # "hund" and "zebra" are not our words
     assert rows[0]["table_sum"] != rows[1]["table_sum"]  # @v2 read the other branch's vectors
     assert rows[0]["table_sum"] == pytest.approx(rows[3]["table_sum"])  # same vectors as sentence-transformers
     assert rows[5]["code"] == 2 and "gensim-tiny: tiny.model is a pickled gensim model" in result.stderr

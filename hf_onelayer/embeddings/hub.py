@@ -7,7 +7,7 @@ huggingface_hub resolves and caches the files (``hf_hub_download``). The layouts
   (the vocabulary) and ``emb_layer.weight`` in ``model.safetensors`` or ``pytorch_model.bin`` (read with
   ``weights_only=True``, so no pickled code runs). Only our words' rows are read;
 * fastText's ``facebook/fasttext-*-vectors``: ``model.bin`` (Facebook's format), of which only our words'
-  rows and their character n-grams' rows are read;
+  rows and their character n-grams' rows are read (words outside its vocabulary get their n-grams' mean);
 * gensim ``KeyedVectors`` repos (``NAME.model`` + ``NAME.model.vectors.npy``): pickles, refused unless
   ``--allow_pickle``.
 

@@ -96,6 +96,8 @@ def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "r
     for key in ("single_piece_words", "piece_mean_words"):
         if key in extras:
             info[key] = extras.pop(key)
+    if vectors.subword_words:  # fastText .bin: covered through character n-grams only
+        info["subword_words"] = vectors.subword_words
     logger.info("%s: %d/%d types (%.1f %%), %.1f %% of training tokens covered", spec, info["covered_types"],
                 len(words), 100 * info["type_coverage"], 100 * info["token_coverage"])
     return EmbeddingInit(matrix, covered, info, extras)

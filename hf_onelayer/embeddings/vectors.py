@@ -41,6 +41,7 @@ class Vectors:
     matrix: np.ndarray  # (len(words), dim) float32
     total_in_file: int
     scale: float = 0.0  # std of all vector entries read, for initialising uncovered words
+    subword_words: int = 0  # words of ours outside the file's vocabulary, built from its character n-grams (fastText)
 
     def to_keyed_vectors(self):
         """The kept vectors as a gensim ``KeyedVectors``."""
@@ -230,9 +231,10 @@ def _is_fasttext_binary(path: str) -> bool:
 
 
 def read_fasttext_binary(path: str, wanted: set[str]) -> Vectors:
-    """Vectors of our words that a fastText ``.bin`` model (Facebook's format) has in its vocabulary, as fastText
-    and gensim compute them: the word's row averaged with the rows of its character n-grams. The dictionary is
-    streamed and only those rows are read, one ``pread`` each, so memory holds the kept vectors only."""
+    """Vectors of our words from a fastText ``.bin`` model (Facebook's format), as fastText and gensim compute
+    them: a word in its vocabulary averages its row with the rows of its character n-grams; any other word of
+    ours gets the mean of its n-grams' rows (``subword_words`` counts them). The dictionary is streamed and only
+    those rows are read, one ``pread`` each, so memory holds the kept vectors only."""
     from gensim.models.fasttext import ft_ngram_hashes  # fastText's n-gram hashing, as gensim's loader uses it
 
     with open(path, "rb") as handle:
@@ -254,14 +256,21 @@ def read_fasttext_binary(path: str, wanted: set[str]) -> Vectors:
         start, row_bytes = end + 17, 4 * dim
         keeper = _Keeper(wanted)
 
-        def parse(index, word):
-            ids = [index] + [nwords + h for h in (ft_ngram_hashes(word, minn, maxn, bucket) if bucket else [])]
-            vector = sum(np.frombuffer(os.pread(handle.fileno(), row_bytes, start + i * row_bytes), "<f4") for i in ids)
-            return _kept(keeper, vector / len(ids), f"{path}: {word!r}")
+        def ngram_rows(word):
+            return [nwords + h for h in ft_ngram_hashes(word, minn, maxn, bucket)] if bucket else []
+
+        def mean(rows, word):
+            vector = sum(np.frombuffer(os.pread(handle.fileno(), row_bytes, start + i * row_bytes), "<f4") for i in rows)
+            return _kept(keeper, vector / len(rows), f"{path}: {word!r}")
 
         for index, word in candidates:
-            keeper.offer(word, lambda index=index, word=word: parse(index, word))
-    return keeper.result(dim, nwords)
+            keeper.offer(word, lambda index=index, word=word: mean([index] + ngram_rows(word), word))
+        unseen = [word for word in sorted(wanted - set(keeper.rows)) if ngram_rows(word)]
+        for word in unseen:  # not in fastText's vocabulary: its n-grams, as fastText's getWordVector
+            keeper.offer(word, lambda word=word: mean(ngram_rows(word), word))
+    vectors = keeper.result(dim, nwords)
+    vectors.subword_words = len(unseen)
+    return vectors
 
 
 def _fasttext_dictionary(handle, size: int, nwords: int, wanted: set[str], path: str) -> tuple[list, int]:
