@@ -265,9 +265,9 @@ def read_fasttext_binary(path: str, wanted: set[str]) -> Vectors:
 
         for index, word in candidates:
             keeper.offer(word, lambda index=index, word=word: mean([index] + ngram_rows(word), word))
-        unseen = [word for word in sorted(wanted - set(keeper.rows)) if ngram_rows(word)]
-        for word in unseen:  # not in fastText's vocabulary: its n-grams, as fastText's getWordVector
-            keeper.offer(word, lambda word=word: mean(ngram_rows(word), word))
+        unseen = {word: rows for word in sorted(wanted - set(keeper.rows)) if (rows := ngram_rows(word))}
+        for word, rows in unseen.items():  # not in fastText's vocabulary: its n-grams, as fastText's getWordVector
+            keeper.offer(word, lambda word=word, rows=rows: mean(rows, word))
     vectors = keeper.result(dim, nwords)
     vectors.subword_words = len(unseen)
     return vectors
