@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .vectors import PICKLE_SUFFIXES, VectorFileError, Vectors, _Keeper, _kept, read_vectors
+from .vectors import PICKLE_SUFFIXES, DiskRows, VectorFileError, Vectors, _Keeper, _kept, read_vectors
 
 PREFIX = "hf://"
 ST_FOLDER = "0_WordEmbeddings"
@@ -129,33 +129,20 @@ def hub_vectors(kind: str, location: HubLocation, wanted: set[str], allow_pickle
     return read_vectors(kind, _download(location, name), wanted, allow_pickle)
 
 
-class SafetensorsRows:
-    """The rows of one 2-D tensor of a safetensors file, each read on demand with ``os.pread``: nothing else of
-    the file enters memory (a memory map would, by the kernel's fault-around)."""
+SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
 
-    DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
 
-    def __init__(self, path: str, key: str):
-        with open(path, "rb") as handle:
-            size = int.from_bytes(handle.read(8), "little")
-            header = json.loads(handle.read(size))
-        if key not in header:
-            raise VectorFileError(f"{path}: no tensor {key!r} (has {', '.join(k for k in header if k != '__metadata__')})")
-        info = header[key]
-        if info["dtype"] not in self.DTYPES:
-            raise VectorFileError(f"{path}: {key} has dtype {info['dtype']}; float32, float16 or float64 is read")
-        self.path, self.dtype, self.shape = path, np.dtype(self.DTYPES[info["dtype"]]), tuple(info["shape"])
-        self.ndim = len(self.shape)
-        self.start = 8 + size + info["data_offsets"][0]
-        self.row_bytes = self.dtype.itemsize * (self.shape[1] if self.ndim == 2 else 1)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        with open(self.path, "rb") as handle:
-            data = os.pread(handle.fileno(), self.row_bytes, self.start + i * self.row_bytes)
-        return np.frombuffer(data, dtype=self.dtype)
+def safetensors_rows(path: str, key: str) -> DiskRows:
+    """The tensor ``key`` of a safetensors file, its rows read on demand (only its header is read here)."""
+    with open(path, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(size))
+    if key not in header:
+        raise VectorFileError(f"{path}: no tensor {key!r} (has {', '.join(k for k in header if k != '__metadata__')})")
+    info = header[key]
+    if info["dtype"] not in SAFETENSORS_DTYPES:
+        raise VectorFileError(f"{path}: {key} has dtype {info['dtype']}; float32, float16 or float64 is read")
+    return DiskRows(path, 8 + size + info["data_offsets"][0], info["shape"], SAFETENSORS_DTYPES[info["dtype"]])
 
 
 def read_embedding_table(path: str, vocabulary: list[str], wanted: set[str], key: str = "emb_layer.weight") -> Vectors:
@@ -163,7 +150,7 @@ def read_embedding_table(path: str, vocabulary: list[str], wanted: set[str], key
     row i belongs to ``vocabulary[i]``. Only the kept rows are read (safetensors: one ``pread`` each; a torch
     file: memory-mapped)."""
     if path.endswith(".safetensors"):
-        table = SafetensorsRows(path, key)
+        table = safetensors_rows(path, key)
     else:  # a zip-format torch file: weights_only refuses any pickled object but tensors
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)

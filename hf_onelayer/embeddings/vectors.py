@@ -218,6 +218,23 @@ def read_word2vec_binary(path: str, wanted: set[str]) -> Vectors:
     return keeper.result(dim, total)
 
 
+class DiskRows:
+    """Rows of a row-major (N, D) matrix stored at byte ``start`` of a file, each read on demand with one
+    ``os.pread``: nothing else of the file enters memory (a memory map would, by the kernel's fault-around)."""
+
+    def __init__(self, path: str, start: int, shape: tuple[int, ...], dtype: np.dtype):
+        self.path, self.start, self.shape, self.dtype = path, start, tuple(shape), np.dtype(dtype)
+        self.ndim = len(self.shape)
+        self.row_bytes = self.dtype.itemsize * (self.shape[1] if self.ndim == 2 else 1)
+        self._file = open(path, "rb")  # closed with this object
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return np.frombuffer(os.pread(self._file.fileno(), self.row_bytes, self.start + i * self.row_bytes), self.dtype)
+
+
 FASTTEXT_MAGIC = 793712314  # Facebook's .bin format, version 12 (fastText >= 0.2)
 # args::save: dim ws epoch minCount neg wordNgrams loss model bucket minn maxn lrUpdateRate (int32), t (float64);
 # then dictionary::save: size nwords nlabels (int32), ntokens pruneidx_size (int64)
@@ -253,21 +270,19 @@ def read_fasttext_binary(path: str, wanted: set[str]) -> Vectors:
         if quantized or rows != nwords + bucket or columns != dim:
             raise VectorFileError(f"{path}: matrix {rows} x {columns} (quantized: {quantized}); expected "
                                   f"{nwords + bucket} x {dim}")
-        start, row_bytes = end + 17, 4 * dim
-        keeper = _Keeper(wanted)
+    matrix, keeper = DiskRows(path, end + 17, (rows, dim), np.dtype("<f4")), _Keeper(wanted)
 
-        def ngram_rows(word):
-            return [nwords + h for h in ft_ngram_hashes(word, minn, maxn, bucket)] if bucket else []
+    def ngram_rows(word):
+        return [nwords + h for h in ft_ngram_hashes(word, minn, maxn, bucket)] if bucket else []
 
-        def mean(rows, word):
-            vector = sum(np.frombuffer(os.pread(handle.fileno(), row_bytes, start + i * row_bytes), "<f4") for i in rows)
-            return _kept(keeper, vector / len(rows), f"{path}: {word!r}")
+    def mean(rows, word):
+        return _kept(keeper, sum(matrix[i] for i in rows) / len(rows), f"{path}: {word!r}")
 
-        for index, word in candidates:
-            keeper.offer(word, lambda index=index, word=word: mean([index] + ngram_rows(word), word))
-        unseen = {word: rows for word in sorted(wanted - set(keeper.rows)) if (rows := ngram_rows(word))}
-        for word, rows in unseen.items():  # not in fastText's vocabulary: its n-grams, as fastText's getWordVector
-            keeper.offer(word, lambda word=word, rows=rows: mean(rows, word))
+    for index, word in candidates:
+        keeper.offer(word, lambda index=index, word=word: mean([index] + ngram_rows(word), word))
+    unseen = {word: rows for word in sorted(wanted - set(keeper.rows)) if (rows := ngram_rows(word))}
+    for word, rows in unseen.items():  # not in fastText's vocabulary: its n-grams, as fastText's getWordVector
+        keeper.offer(word, lambda word=word, rows=rows: mean(rows, word))
     vectors = keeper.result(dim, nwords)
     vectors.subword_words = len(unseen)
     return vectors
