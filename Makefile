@@ -11,7 +11,7 @@ ARGS ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: install train train-seq2seq test bench release release-seq2seq search search-seq2seq attention-report \
-	attention-report-seq2seq heads-study clean
+	attention-report-seq2seq heads-study teacher clean
 
 install: $(STAMP)
 
@@ -73,6 +73,11 @@ release-seq2seq: $(STAMP)
 	$(PY) training/train.py $(SEQ2SEQ) --data_dir $(DATA) --output_dir $(SEQ2SEQ_RUN) $(RELEASE_ARGS)
 	$(PY) training/release.py --run $(SEQ2SEQ_RUN) --data_dir $(DATA) --out release/seq2seq --card model_card.md \
 		--command 'make release-seq2seq$(if $(RELEASE_ARGS), RELEASE_ARGS="$(RELEASE_ARGS)")'
+
+# The distillation teacher (issue 24): the same encoder-decoder class, 3+3 layers, hidden 512, into runs/teacher.
+TEACHER_RUN ?= runs/teacher
+teacher: $(STAMP)
+	$(PY) training/train.py training/configs/teacher.json --data_dir $(DATA) --output_dir $(TEACHER_RUN) $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_analysis.py --data_dir $(DATA)

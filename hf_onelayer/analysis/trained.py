@@ -135,21 +135,31 @@ def plot_heatmaps(model, tokenizer, sentences: list[str], path: str) -> str:
 
 
 @torch.no_grad()
-def cross_attention(model, tokenizer, sentence: str, num_beams: int | None = None) -> dict:
-    """The encoder–decoder's translation of ``sentence`` and where it looked while writing it.
+def cross_attention(model, tokenizer, sentence: str, num_beams: int | None = None, target: str | None = None) -> dict:
+    """The encoder–decoder's translation of ``sentence`` (or the given ``target``) and where it looked while writing it.
 
     Returns ``source`` tokens (S), ``target`` tokens (T: each output token after ``<s>``, up to ``</s>``),
     ``translation`` (text) and ``weights`` (layers, heads, T, S): row t is the cross-attention of the step
     that wrote target token t, read back by teacher-forcing the model on its own output (eager path).
+    Also ``output_ids`` (T + 1, from ``<s>``), ``encoder_weights`` (L, nh, S, S) and ``decoder_weights``
+    (L, nh, T, T: keys are the decoder's inputs, ``<s>`` and the tokens before t). A source longer than
+    ``max_position_embeddings`` is cut to it.
     """
-    enc = tokenizer([sentence], return_tensors="pt")
-    ids = model.generate(**enc, **({"num_beams": num_beams} if num_beams else {}))  # (1, T + 1): its own default
+    enc = tokenizer([sentence], truncation=True, max_length=model.config.max_position_embeddings, return_tensors="pt")
+    if target is None:
+        ids = model.generate(**enc, **({"num_beams": num_beams} if num_beams else {}))  # (1, T + 1): its own default
+    else:
+        ids = tokenizer(text_target=[target], truncation=True, max_length=model.config.max_position_embeddings,
+                        return_tensors="pt")["input_ids"]
     out = model(**enc, decoder_input_ids=ids[:, :-1], output_attentions=True)
     return {
         "source": tokenizer.convert_source_ids_to_tokens(enc["input_ids"][0]),
         "target": tokenizer.convert_target_ids_to_tokens(ids[0, 1:].tolist()),
         "translation": tokenizer.decode(ids[0], skip_special_tokens=True),
+        "output_ids": ids[0],
         "weights": torch.stack([w[0] for w in out.cross_attentions]),  # (L, nh, T, S)
+        "encoder_weights": torch.stack([w[0] for w in out.encoder_attentions]),  # (L, nh, S, S)
+        "decoder_weights": torch.stack([w[0] for w in out.decoder_attentions]),  # (L, nh, T, T)
     }
 
 

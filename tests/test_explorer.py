@@ -1,0 +1,251 @@
+"""The attention explorer: its numbers (analysis.views), bertviz inputs, and the Gradio page driven in a real
+headless Chromium (Selenium with Debian's chromium-driver), through gradio_client and from the command line."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import SOURCES, TARGETS, save_folder, tiny_model
+
+from hf_onelayer.analysis.views import (
+    ablation_effect, bertviz_inputs, key_scaling_effect, sentence_attention, source_heads, word_alignment, word_spans,
+)
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+SENTENCE = "Zwei Hunde spielen im Schnee."
+
+
+def _pair():
+    from test_analysis import _joint_pair
+
+    return _joint_pair()
+
+
+def test_word_spans_join_bpe_and_wordpiece_pieces_and_keep_specials_and_punctuation_apart():
+    assert word_spans(["<s>", "▁Der", "▁Fahr", "rad", ",", "▁lacht", ".", "</s>"]) == [
+        ("<s>", [0]), ("Der", [1]), ("Fahrrad", [2, 3]), (",", [4]), ("lacht", [5]), (".", [6]), ("</s>", [7])]
+    assert word_spans(["<s>", "fahr", "##rad", "lacht", "</s>"]) == [
+        ("<s>", [0]), ("fahrrad", [1, 2]), ("lacht", [3]), ("</s>", [4])]
+
+
+def test_word_alignment_sums_a_words_pieces_and_skips_special_rows():
+    weights = torch.tensor([[0.1, 0.5, 0.4], [0.6, 0.2, 0.2], [0.0, 0.0, 1.0]])
+    pairs = word_alignment(weights, ["▁A", "▁dog", "</s>"], ["▁Ein", "▁Hun", "d"])
+    assert pairs == [("A", "Hund", pytest.approx(0.9)), ("dog", "Ein", pytest.approx(0.6))]
+
+
+@pytest.mark.parametrize("kind", ["seq2seq", "course"])
+def test_sentence_attention_maps_are_distributions_over_the_right_tokens(kind):
+    model, tok = _pair()
+    if kind == "course":
+        model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size,
+                           max_position_embeddings=32)
+    seen = sentence_attention(model, tok, SOURCES[0], num_beams=2)
+    from hf_onelayer.translation import translate
+
+    assert seen["translation"] == translate(model, tok, SOURCES[0], num_beams=2)
+    assert list(seen["maps"]) == (["cross", "encoder", "decoder"] if kind == "seq2seq" else ["self"])
+    for weights, rows, cols in seen["maps"].values():
+        assert weights.shape[-2:] == (len(rows), len(cols))
+        torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
+    assert seen["maps"][next(iter(seen["maps"]))][2] == seen["source"]
+
+
+@pytest.mark.parametrize("kind", ["seq2seq", "course"])
+def test_key_scale_one_and_no_ablated_head_change_nothing_and_others_do(kind):
+    model, tok = _pair()
+    if kind == "course":
+        model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size,
+                           max_position_embeddings=32)
+    seen = sentence_attention(model, tok, SOURCES[1], num_beams=1)
+    same = key_scaling_effect(model, tok, SOURCES[1], seen["output_ids"], 2, 1.0, num_beams=1)
+    moved = key_scaling_effect(model, tok, SOURCES[1], seen["output_ids"], 2, 6.0, num_beams=1)
+    assert same["kl"].shape == moved["kl"].shape == (1, model.config.num_attention_heads)
+    assert torch.all(same["kl"] < 1e-12) and torch.all(moved["kl"] > 0)
+    assert same["translation"] == seen["translation"]
+    none = ablation_effect(model, tok, SOURCES[1], seen["output_ids"], [], num_beams=1)
+    all_off = ablation_effect(model, tok, SOURCES[1], seen["output_ids"], source_heads(model), num_beams=1)
+    assert none["ablated_log_prob"] == pytest.approx(none["log_prob"]) and none["translation"] == seen["translation"]
+    assert all_off["ablated_log_prob"] != pytest.approx(all_off["log_prob"])
+    assert none["log_prob"] < 0
+
+
+def test_bertviz_inputs_of_both_models_have_bertviz_shapes_and_render():
+    model, tok = _pair()
+    inputs = bertviz_inputs(model, tok, SOURCES[0], TARGETS[0])
+    src, tgt = tok(SOURCES[0])["input_ids"], tok(text_target=TARGETS[0])["input_ids"]
+    assert inputs["encoder_tokens"] == tok.convert_source_ids_to_tokens(src)
+    assert inputs["decoder_tokens"] == tok.convert_target_ids_to_tokens(tgt[:-1])
+    assert inputs["cross_attention"][0].shape == (1, 2, len(tgt) - 1, len(src))
+    assert inputs["encoder_attention"][0].shape == (1, 2, len(src), len(src))
+    assert inputs["decoder_attention"][0].shape == (1, 2, len(tgt) - 1, len(tgt) - 1)
+    course = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
+    plain = bertviz_inputs(course, tok, SOURCES[0])
+    assert plain["attention"][0].shape == (1, 2, len(src), len(src)) and plain["tokens"][1].startswith("▁")
+    with pytest.raises(ValueError, match="without tgt"):
+        bertviz_inputs(course, tok, SOURCES[0], TARGETS[0])
+    bertviz = pytest.importorskip("bertviz")
+    for view in (bertviz.head_view, bertviz.model_view):
+        for given in (inputs, plain):
+            page = view(**given, html_action="return").data
+            assert "<script" in page and json.dumps(given.get("encoder_tokens", given.get("tokens"))[1].replace("▁", " ")) in page  # bertviz's word start
+
+
+# --- the page, served by `hf-onelayer explore` --------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """`hf-onelayer explore` on a free port over a tiny encoder–decoder and a tiny course model; (url, folders)."""
+    pytest.importorskip("gradio")
+    root = tmp_path_factory.mktemp("explore")
+    model, tok = _pair()
+    save_folder(model, tok, root / "seq2seq")
+    course = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
+    tok.save_pretrained(root / "course")
+    course.save_pretrained(root / "course")
+    port = _free_port()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", OMP_NUM_THREADS="1")
+    log = open(root / "server.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "hf_onelayer.cli", "explore", "--model", str(root / "seq2seq"),
+                               str(root / "course"), "--port", str(port), "--num_beams", "3"],
+                              stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        assert server.poll() is None, (root / "server.log").read_text()[-3000:]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield url, root
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture()
+def browser():
+    if not (CHROMIUM and DRIVER):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver are missing; .ci/run installs them")
+        pytest.skip("headless Chromium not installed (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _text(driver, css):
+    from selenium.webdriver.common.by import By
+
+    element = driver.find_element(By.CSS_SELECTOR, css)
+    return element.get_attribute("value") if element.tag_name in ("textarea", "input") else element.text
+
+
+def _press(driver, url, sentence):
+    """Open the page, type ``sentence``, press Translate."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    box = WebDriverWait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#sentence textarea"))
+    box.send_keys(sentence)
+    driver.find_element(By.CSS_SELECTOR, "#translate").click()
+    return WebDriverWait(driver, 60)
+
+
+pytestmark = pytest.mark.xdist_group("explorer")
+
+
+@pytest.mark.slow
+def test_the_page_translates_draws_the_heatmap_and_the_slider_moves_the_kl(served, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from hf_onelayer.translation import load, translate
+
+    url, root = served
+    wait = _press(browser, url, SENTENCE)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#heatmap img") and _text(d, "#translation textarea"))
+    model, tok = load(str(root / "seq2seq"))
+    assert _text(browser, "#translation textarea") == translate(model, tok, SENTENCE, num_beams=3)
+    course, course_tok = load(str(root / "course"))
+    assert _text(browser, "#other textarea") == translate(course, course_tok, SENTENCE)  # the course model beside it
+    image = browser.find_element(By.CSS_SELECTOR, "#heatmap img")
+    wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 100", image))
+    wait.until(lambda d: "KL" in _text(d, "#kl"))
+    before = _text(browser, "#kl")
+    slider = browser.find_element(By.CSS_SELECTOR, "#scale input[type=range]")
+    for _ in range(8):  # 1 -> 3 in steps of 0.25
+        slider.send_keys(Keys.ARROW_RIGHT)
+    wait.until(lambda d: "× 3:" in _text(d, "#kl"))
+    after = _text(browser, "#kl")
+    assert after != before and "× 1:" in before
+    browser.save_screenshot(str(tmp_path / "explorer.png"))
+    assert (tmp_path / "explorer.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_an_empty_sentence_shows_the_message_and_a_long_one_says_what_was_cut(served, browser):
+    from selenium.webdriver.common.by import By
+
+    from hf_onelayer.explorer import EMPTY
+
+    url, root = served
+    wait = _press(browser, url, "   ")
+    wait.until(lambda d: EMPTY in _text(d, "#message"))
+    assert _text(browser, "#translation textarea") == ""
+    assert not browser.find_elements(By.CSS_SELECTOR, ".toast-body.error")  # no error toast
+    wait = _press(browser, url, " ".join(["Hund"] * 1000))
+    wait.until(lambda d: "was cut" in _text(d, "#message"))
+    message = _text(browser, "#message")
+    assert "1,000 words (3,002 tokens)" in message and "reads at most 32 tokens" in message, message
+    assert "(2,970 tokens) was cut" in message
+    assert _text(browser, "#translation textarea")
+    # a folder that is not a model: the load box answers in the message line
+    browser.find_element(By.CSS_SELECTOR, "#loader button").click()
+    path = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#path textarea"))
+    path.send_keys(str(root))
+    browser.find_element(By.CSS_SELECTOR, "#load").click()
+    wait.until(lambda d: "Cannot load" in _text(d, "#message"))
+    assert "config.json" in _text(browser, "#message")
+
+
+@pytest.mark.slow
+def test_the_translate_endpoint_answers_gradio_client(served):
+    from gradio_client import Client
+
+    from hf_onelayer.translation import load, translate
+
+    url, root = served
+    client = Client(url, verbose=False)
+    model, tok = load(str(root / "seq2seq"))
+    assert client.predict(SENTENCE, api_name="/translate") == translate(model, tok, SENTENCE, num_beams=3)
+    assert client.predict("  ", api_name="/translate") == ""
+
+
+def test_explore_refuses_a_folder_that_is_not_a_model_in_one_line(tmp_path):
+    pytest.importorskip("gradio")
+    result = subprocess.run([sys.executable, "-m", "hf_onelayer.cli", "explore", "--model", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "no config.json" in result.stderr
