@@ -9,7 +9,7 @@ source key; switch heads off). Every number comes from ``hf_onelayer.analysis.vi
 import functools
 import html
 import os
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -31,27 +31,31 @@ def heatmap(weights: torch.Tensor, rows: list[str], cols: list[str], title: str)
     from matplotlib.figure import Figure
     from PIL import Image
 
-    width, height = min(2.5 + 0.32 * len(cols), 24), min(1.6 + 0.26 * len(rows), 24)
-    fig = Figure(figsize=(width, height), dpi=90, layout="constrained")  # no pyplot: safe in Gradio's threads
+    left, bottom = 0.4 + 0.07 * max(map(len, rows)), 0.6 + 0.055 * max(map(len, cols))  # inches for the labels
+    width, height = min(left + 1.6 + 0.3 * len(cols), 24), min(bottom + 0.5 + 0.25 * len(rows), 24)
+    fig = Figure(figsize=(width, height), dpi=90)  # no pyplot: safe in Gradio's threads
+    fig.subplots_adjust(left=left / width, right=1 - 1.2 / width, bottom=bottom / height, top=1 - 0.35 / height)
     ax = fig.add_subplot()
     image = ax.imshow(weights.float().numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(cols)), cols, rotation=70, fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set(xlabel="key", ylabel="query", title=title)
-    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.colorbar(image, ax=ax, fraction=0.6 / width, pad=0.2 / width)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     return Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
 
 
 class Explorer:
-    """The loaded models and what the page computes with them; one lock keeps the hooks of one request away
-    from another's forward passes."""
+    """The loaded models and what the page computes with them."""
 
     def __init__(self, model_dirs: list[str], num_beams: int = 5):
         if not model_dirs:
             raise UserError("explore: no --model given and no released model found; pass --model DIR_OR_HUB_ID")
-        self.models, self.num_beams, self.lock = {}, num_beams, threading.Lock()
+        self.models, self.num_beams = {}, num_beams
+        # All model work on one thread: requests never see each other's hooks, and torch keeps one OpenMP team
+        # (a call from each of Gradio's worker threads would start a team per thread and oversubscribe the cores).
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="models")
         for path in model_dirs:
             self.add(path)
         self.view = functools.lru_cache(maxsize=32)(self._view)
@@ -63,6 +67,10 @@ class Explorer:
         name = path if relative.startswith("..") else relative  # release/seq2seq rather than /home/.../release/seq2seq
         self.models[name] = (model, tokenizer)
         return name
+
+    def run(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` on the model thread."""
+        return self.worker.submit(fn, *args, **kwargs).result()
 
     def kind(self, name: str) -> str:
         return "encoder–decoder" if self.models[name][0].config.is_encoder_decoder else "course model"
@@ -78,13 +86,11 @@ class Explorer:
     def translate(self, sentence: str) -> str:
         """The default translator's translation of ``sentence`` (beam ``num_beams``); blank gives ""."""
         model, tokenizer = self.models[self.default_translator()]
-        with self.lock:
-            return translate(model, tokenizer, sentence or "", num_beams=self.num_beams)
+        return self.run(translate, model, tokenizer, sentence or "", num_beams=self.num_beams)
 
     def _view(self, name: str, sentence: str, num_beams: int) -> dict:
         model, tokenizer = self.models[name]
-        with self.lock:
-            return sentence_attention(model, tokenizer, sentence, num_beams)
+        return self.run(sentence_attention, model, tokenizer, sentence, num_beams)
 
     def cut_message(self, name: str, sentence: str, seen: dict) -> str:
         """What was cut from a source longer than the model's positions, or ""."""
@@ -103,8 +109,7 @@ class Explorer:
         if other is None:
             return "", ""
         model, tokenizer = self.models[other]
-        with self.lock:
-            text = translate(model, tokenizer, sentence, num_beams=self.num_beams)
+        text = self.run(translate, model, tokenizer, sentence, num_beams=self.num_beams)
         label = f"{other} ({'token for token' if self.kind(other) == 'course model' else f'beam {self.num_beams}'})"
         return label, text
 
@@ -123,8 +128,7 @@ class Explorer:
         """Markdown of each source-attention head's KL shift, and the translation, with one key scaled."""
         seen = self.view(name, sentence, num_beams)
         model, tokenizer = self.models[name]
-        with self.lock:
-            out = key_scaling_effect(model, tokenizer, sentence, seen["output_ids"], position, scale, num_beams)
+        out = self.run(key_scaling_effect, model, tokenizer, sentence, seen["output_ids"], position, scale, num_beams)
         key = html.escape(seen["source"][position])
         lines = [f"| {layer} | {head} | {out['kl'][layer, head]:.4f} |" for layer, head in source_heads(model)]
         text = (f"key **{key}** (position {position}) × {scale:g}: KL(before ‖ after) of each head's attention, "
@@ -136,8 +140,7 @@ class Explorer:
         """The translation with ``heads`` switched off, and Markdown of the change in log p of the old output."""
         seen = self.view(name, sentence, num_beams)
         model, tokenizer = self.models[name]
-        with self.lock:
-            out = ablation_effect(model, tokenizer, sentence, seen["output_ids"], heads, num_beams)
+        out = self.run(ablation_effect, model, tokenizer, sentence, seen["output_ids"], heads, num_beams)
         change = out["ablated_log_prob"] - out["log_prob"]
         text = (f"log p(earlier output): {out['log_prob']:.3f} → {out['ablated_log_prob']:.3f} "
                 f"(change **{change:+.3f}** nats) with {len(heads)} head(s) off")
@@ -196,12 +199,13 @@ def build_app(explorer: Explorer):
                 path = gr.Textbox(label="saved folder or Hub id", elem_id="path", scale=4)
                 add = gr.Button("Load", elem_id="load", scale=1)
 
-        views = [state, message, translation, other, map_name, head, layer, picture, alignment, key, kl, scaled,
+        views = [state, message, translation, other, map_name, head, layer, picture, alignment, key, scale, kl, scaled,
                  ablate, ablated, logp]
 
         def cleared(text):
             return [None, text, "", gr.update(visible=False), gr.update(choices=[], value=None), gr.update(),
-                    gr.update(), None, "", gr.update(choices=[], value=None), "", "", gr.update(choices=[], value=[]),
+                    gr.update(), None, "", gr.update(choices=[], value=None), gr.update(), "", "",
+                    gr.update(choices=[], value=[]),
                     "", ""]
 
         def press(text, name, width):
@@ -216,14 +220,16 @@ def build_app(explorer: Explorer):
             image, table = explorer.picture(name, seen, first_map, MEAN, 0)
             heads = [MEAN] + [f"head {h}" for h in range(model_.config.num_attention_heads)]
             keys = [f"{i}: {token}" for i, token in enumerate(seen["source"])]
+            position = min(1, len(keys) - 1)  # the first word's key, at scale 1 (the slider is reset)
+            shift, shifted = explorer.key_shift(name, text, width, position, 1.0)
             return [(name, text, width), explorer.cut_message(name, text, seen),
                     gr.update(value=seen["translation"], label=f"translation ({name}, {explorer.kind(name)})"),
                     gr.update(value=other_text, label=label, visible=bool(label)),
                     gr.update(choices=[(MAP_NAMES[m], m) for m in seen["maps"]], value=first_map),
                     gr.update(choices=heads, value=MEAN), gr.update(choices=list(range(layers)), value=0,
                                                                     visible=layers > 1),
-                    image, table, gr.update(choices=keys, value=keys[min(1, len(keys) - 1)]),
-                    "Move the slider.", "", gr.update(choices=[head_name(*h) for h in source_heads(model_)], value=[]),
+                    image, table, gr.update(choices=keys, value=keys[position]), 1.0,
+                    shift, shifted, gr.update(choices=[head_name(*h) for h in source_heads(model_)], value=[]),
                     "", ""]
 
         def redraw(shown, name_of_map, head_, layer_):
@@ -267,7 +273,9 @@ def build_app(explorer: Explorer):
 
         hidden = {"api_visibility": "undocumented"}
         for trigger in (go.click, sentence.submit):
-            trigger(guarded(press, cleared), [sentence, model, num_beams], views, **hidden)
+            # a small timer on the translation alone: a full overlay on every output costs the browser CPU time
+            trigger(guarded(press, cleared), [sentence, model, num_beams], views, show_progress="minimal",
+                    show_progress_on=translation, **hidden)
         for control in (map_name, head, layer):
             control.change(redraw, [state, map_name, head, layer], [picture, alignment], **hidden)
         scale.change(move, [state, key, scale], [kl, scaled], trigger_mode="always_last", **hidden)

@@ -3,21 +3,19 @@ headless Chromium (Selenium with Debian's chromium-driver), through gradio_clien
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 
+import browser as browser_
 import pytest
 import torch
+from browser import text
 from conftest import SOURCES, TARGETS, save_folder, tiny_model
 
 from hf_onelayer.analysis.views import (
     ablation_effect, bertviz_inputs, key_scaling_effect, sentence_attention, source_heads, word_alignment, word_spans,
 )
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SENTENCE = "Zwei Hunde spielen im Schnee."
 
 
@@ -99,78 +97,36 @@ def test_bertviz_inputs_of_both_models_have_bertviz_shapes_and_render():
 
 # --- the page, served by `hf-onelayer explore` --------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """`hf-onelayer explore` on a free port over a tiny encoder–decoder and a tiny course model; (url, folders)."""
+    """`hf-onelayer explore` on a free port over a tiny encoder–decoder and a tiny course model; (url, folder)."""
     pytest.importorskip("gradio")
     root = tmp_path_factory.mktemp("explore")
     model, tok = _pair()
     save_folder(model, tok, root / "seq2seq")
     course = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
-    tok.save_pretrained(root / "course")
-    course.save_pretrained(root / "course")
-    port = _free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", OMP_NUM_THREADS="1")
-    log = open(root / "server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "hf_onelayer.cli", "explore", "--model", str(root / "seq2seq"),
-                               str(root / "course"), "--port", str(port), "--num_beams", "3"],
-                              stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        assert server.poll() is None, (root / "server.log").read_text()[-3000:]
+    save_folder(course, tok, root / "course")
+    port = browser_.free_port()
+    with open(root / "server.log", "w") as log:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    yield url, root
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+            server = browser_.serve(["--model", str(root / "seq2seq"), str(root / "course"), "--num_beams", "3"], port, log)
+        except RuntimeError as error:
+            pytest.fail(f"{error}: {(root / 'server.log').read_text()[-3000:]}")
+        yield f"http://127.0.0.1:{port}/", root
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @pytest.fixture()
 def browser():
-    if not (CHROMIUM and DRIVER):
+    if not (browser_.CHROMIUM and browser_.DRIVER):
         if os.environ.get("CI"):
             pytest.fail("chromium and chromedriver are missing; .ci/run installs them")
         pytest.skip("headless Chromium not installed (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    pytest.importorskip("selenium")
+    driver = browser_.chromium()
     yield driver
     driver.quit()
-
-
-def _text(driver, css):
-    from selenium.webdriver.common.by import By
-
-    element = driver.find_element(By.CSS_SELECTOR, css)
-    return element.get_attribute("value") if element.tag_name in ("textarea", "input") else element.text
-
-
-def _press(driver, url, sentence):
-    """Open the page, type ``sentence``, press Translate."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get(url)
-    box = WebDriverWait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#sentence textarea"))
-    box.send_keys(sentence)
-    driver.find_element(By.CSS_SELECTOR, "#translate").click()
-    return WebDriverWait(driver, 60)
 
 
 pytestmark = pytest.mark.xdist_group("explorer")
@@ -178,28 +134,22 @@ pytestmark = pytest.mark.xdist_group("explorer")
 
 @pytest.mark.slow
 def test_the_page_translates_draws_the_heatmap_and_the_slider_moves_the_kl(served, browser, tmp_path):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
     from hf_onelayer.translation import load, translate
 
     url, root = served
-    wait = _press(browser, url, SENTENCE)
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#heatmap img") and _text(d, "#translation textarea"))
+    browser_.open_page(browser, url)
+    browser_.press(browser, SENTENCE)
+    wait = browser_.wait(browser)
+    wait.until(lambda d: browser_.heatmap_src(d) and text(d, "#translation textarea"))  # a heatmap image appears
     model, tok = load(str(root / "seq2seq"))
-    assert _text(browser, "#translation textarea") == translate(model, tok, SENTENCE, num_beams=3)
+    assert text(browser, "#translation textarea") == translate(model, tok, SENTENCE, num_beams=3)
     course, course_tok = load(str(root / "course"))
-    assert _text(browser, "#other textarea") == translate(course, course_tok, SENTENCE)  # the course model beside it
-    image = browser.find_element(By.CSS_SELECTOR, "#heatmap img")
-    wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 100", image))
-    wait.until(lambda d: "KL" in _text(d, "#kl"))
-    before = _text(browser, "#kl")
-    slider = browser.find_element(By.CSS_SELECTOR, "#scale input[type=range]")
-    for _ in range(8):  # 1 -> 3 in steps of 0.25
-        slider.send_keys(Keys.ARROW_RIGHT)
-    wait.until(lambda d: "× 3:" in _text(d, "#kl"))
-    after = _text(browser, "#kl")
-    assert after != before and "× 1:" in before
+    assert text(browser, "#other textarea") == translate(course, course_tok, SENTENCE)  # the course model beside it
+    wait.until(lambda d: "× 1:" in text(d, "#kl"))
+    before = text(browser, "#kl")
+    browser_.move_slider(browser, 8)  # 1 -> 3 in steps of 0.25
+    wait.until(lambda d: "× 3:" in text(d, "#kl"))
+    assert text(browser, "#kl") != before
     browser.save_screenshot(str(tmp_path / "explorer.png"))
     assert (tmp_path / "explorer.png").stat().st_size > 10_000
 
@@ -211,23 +161,25 @@ def test_an_empty_sentence_shows_the_message_and_a_long_one_says_what_was_cut(se
     from hf_onelayer.explorer import EMPTY
 
     url, root = served
-    wait = _press(browser, url, "   ")
-    wait.until(lambda d: EMPTY in _text(d, "#message"))
-    assert _text(browser, "#translation textarea") == ""
+    browser_.open_page(browser, url)
+    wait = browser_.wait(browser)
+    browser_.press(browser, "   ")
+    wait.until(lambda d: EMPTY in text(d, "#message"))
+    assert text(browser, "#translation textarea") == ""
     assert not browser.find_elements(By.CSS_SELECTOR, ".toast-body.error")  # no error toast
-    wait = _press(browser, url, " ".join(["Hund"] * 1000))
-    wait.until(lambda d: "was cut" in _text(d, "#message"))
-    message = _text(browser, "#message")
+    browser_.press(browser, " ".join(["Hund"] * 1000))
+    wait.until(lambda d: "was cut" in text(d, "#message"))
+    message = text(browser, "#message")
     assert "1,000 words (3,002 tokens)" in message and "reads at most 32 tokens" in message, message
     assert "(2,970 tokens) was cut" in message
-    assert _text(browser, "#translation textarea")
-    # a folder that is not a model: the load box answers in the message line
-    browser.find_element(By.CSS_SELECTOR, "#loader button").click()
+    assert text(browser, "#translation textarea")
+    browser.find_element(By.CSS_SELECTOR, "#loader button").click()  # a folder that is not a model
     path = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#path textarea"))
     path.send_keys(str(root))
     browser.find_element(By.CSS_SELECTOR, "#load").click()
-    wait.until(lambda d: "Cannot load" in _text(d, "#message"))
-    assert "config.json" in _text(browser, "#message")
+    wait.until(lambda d: "Cannot load" in text(d, "#message"))
+    assert "config.json" in text(browser, "#message")
+    assert not browser.find_elements(By.CSS_SELECTOR, ".toast-body.error")
 
 
 @pytest.mark.slow
