@@ -348,15 +348,18 @@ def save_pipeline(model, tokenizer, folder: str) -> None:
     OneLayerTranslationPipeline(model=model, tokenizer=tokenizer).save_pretrained(folder)
 
 
-def evaluate_model(model, tokenizer, dataset, batch_size: int = 256, num_beams: int | None = None) -> dict:
+def evaluate_model(model, tokenizer, dataset, batch_size: int = 256, num_beams: int | None = None,
+                   **generate_kwargs) -> dict:
     """Metrics of ``model`` on ``dataset`` (columns ``tokenizer.source_lang`` and ``target_lang``): the same
     evaluation as training's.
 
-    ``num_beams``: the encoder–decoder's beam width (default: its generation config's).
+    ``num_beams`` and ``generate_kwargs`` (``max_length``, ``length_penalty``): the encoder–decoder's search
+    (None: its generation config's).
     """
     tokenized = tokenize_split(dataset, tokenizer, model.config.max_position_embeddings, desc="tokenize",
                                decoder=model.config.is_encoder_decoder)
-    generation = {"num_beams": num_beams} if num_beams and model.config.is_encoder_decoder else {}
+    given = {"num_beams": num_beams, **generate_kwargs}
+    generation = {k: v for k, v in given.items() if v is not None} if model.config.is_encoder_decoder else {}
     with tempfile.TemporaryDirectory() as tmp:
         args = Seq2SeqTrainingArguments(output_dir=tmp, per_device_eval_batch_size=batch_size, report_to="none",
                                         predict_with_generate=True)

@@ -98,15 +98,16 @@ def check_tokenizer(config, tokenizer, where: str) -> None:
 
 
 def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, progress: bool = False,
-              num_beams: int | None = None) -> list[str] | str:
+              num_beams: int | None = None, **generate_kwargs) -> list[str] | str:
     """Translations of ``texts``, in order: the course model's greedy read-out, or the encoder–decoder's
-    ``generate`` (``num_beams``, default: the model's generation config). One string gives one string.
+    ``generate`` (``num_beams`` and other ``generate_kwargs`` such as ``max_length`` or ``length_penalty``;
+    default: the model's generation config). One string gives one string.
 
     Sentences are batched by length (the output does not depend on the padding), and sources longer
     than ``max_position_embeddings`` are truncated to it. A blank sentence translates to "".
     """
     if isinstance(texts, str):
-        return translate(model, tokenizer, [texts], batch_size, progress, num_beams)[0]
+        return translate(model, tokenizer, [texts], batch_size, progress, num_beams, **generate_kwargs)[0]
     if batch_size < 1:
         raise UserError(f"--batch_size must be >= 1, got {batch_size}")
     limit = model.config.max_position_embeddings
@@ -116,14 +117,17 @@ def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, pr
         rows = order[start : start + batch_size]
         enc = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=limit,
                         return_tensors="pt")
-        for i, text in zip(rows, tokenizer.batch_decode(translate_ids(model, enc, num_beams), skip_special_tokens=True)):
+        written = translate_ids(model, enc, num_beams, **generate_kwargs)
+        for i, text in zip(rows, tokenizer.batch_decode(written, skip_special_tokens=True)):
             out[i] = text
     return out
 
 
 @torch.inference_mode()
-def translate_ids(model, enc, num_beams: int | None = None):
-    """The output ids of one encoded batch: the course model's read-out, or the encoder–decoder's ``generate``."""
+def translate_ids(model, enc, num_beams: int | None = None, **generate_kwargs):
+    """The output ids of one encoded batch: the course model's read-out, or the encoder–decoder's ``generate``
+    (arguments left None take its generation config's values)."""
     if model.config.is_encoder_decoder:
-        return model.generate(**enc, **({"num_beams": num_beams} if num_beams else {}))  # else its own default
+        given = {"num_beams": num_beams, **generate_kwargs}
+        return model.generate(**enc, **{k: v for k, v in given.items() if v is not None})  # else its own default
     return model.translate_ids(enc["input_ids"], enc["attention_mask"])

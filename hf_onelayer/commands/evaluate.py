@@ -3,6 +3,7 @@
     hf-onelayer evaluate --model DIR --data_dir ../shared/data/multi30k --split val [--num_beams 5]
     hf-onelayer evaluate --model DIR --data_dir FOLDER --split test_2017_flickr     # any NAME.de / NAME.en pair
     hf-onelayer evaluate --model DIR --source_file sources.de --reference_file references.en
+    hf-onelayer evaluate --engine ctranslate2 --model CT2_DIR --data_dir FOLDER --split test   # BLEU, chrF
 
 The language pair is the model's (its tokenizer's ``source_lang`` / ``target_lang``): a French model reads
 ``NAME.fr`` / ``NAME.en``.
@@ -14,14 +15,17 @@ the numbers match.
 
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ..arguments import parse, require_at_least_one
 from ..errors import UserError
 from ..data import DEFAULT_HUB_DATASET, canonical_split, load_translation_data, read_parallel_files
+from ..metrics import corpus_scores
 from ..trainer import evaluate_model
 from ..translation import load
 from ..utils import first
 from . import MODEL_HELP
+from .translate import ENGINES, translator
 
 
 @dataclass
@@ -37,18 +41,27 @@ class EvaluateArguments:
                                                         "files (the model's languages) in --data_dir"})
     batch_size: int = 256
     max_samples: int | None = None
+    engine: Literal[ENGINES] = field(default="transformers", metadata={
+        "help": "'transformers' (Trainer, generate()) or 'ctranslate2' (an export-ct2 folder: BLEU and chrF, no "
+                "perplexity)"})
     num_beams: int | None = field(default=None, metadata={"help": "encoder-decoder: beam width (default: the model's, 5)"})
+    max_length: int | None = field(default=None, metadata={"help": "encoder-decoder: output positions, <s> included"})
+    length_penalty: float | None = field(default=None, metadata={"help": "encoder-decoder: beam length penalty"})
 
 
 def main(argv: list[str] | None = None) -> dict:
     (args,) = parse(EvaluateArguments, argv, "hf-onelayer evaluate")
-    require_at_least_one({flag: getattr(args, flag) for flag in ("batch_size", "max_samples", "num_beams")})
+    require_at_least_one({flag: getattr(args, flag) for flag in ("batch_size", "max_samples", "num_beams", "max_length")})
     sources = [name for name in ("data_dir", "test_file", "source_file") if getattr(args, name)]
     if len(sources) > 1:
         raise UserError(f"--{sources[0]} and --{sources[1]}: give one source of sentences")
     if bool(args.source_file) != bool(args.reference_file):
         raise UserError("--source_file and --reference_file go together")
-    model, tokenizer = load(args.model)  # a bad --model fails before any data is read
+    if args.engine == "ctranslate2":
+        run = translator(args)  # a bad --model fails before any data is read
+        tokenizer = run.engine.tokenizer
+    else:
+        model, tokenizer = load(args.model)
     languages = {"source_lang": tokenizer.source_lang, "target_lang": tokenizer.target_lang}
     if args.source_file:
         dataset = read_parallel_files(args.source_file, args.reference_file, **languages)
@@ -57,6 +70,15 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         dataset = load_translation_data(args.data_dir, args.dataset_name, splits=(args.split,),
                                         **languages)[canonical_split(args.split)]
-    result = evaluate_model(model, tokenizer, first(dataset, args.max_samples), args.batch_size, args.num_beams)
+    dataset = first(dataset, args.max_samples)
+    search = {"num_beams": args.num_beams, "max_length": args.max_length, "length_penalty": args.length_penalty}
+    if args.engine == "ctranslate2":
+        hypotheses = run(list(dataset[tokenizer.source_lang]))
+        gen = run.engine.generation_config
+        result = {**corpus_scores(hypotheses, list(dataset[tokenizer.target_lang])), "engine": "ctranslate2",
+                  "quantization": run.engine.info["quantization"], "num_beams": args.num_beams or gen.num_beams,
+                  "n_sentences": len(dataset), "n_truncated": run.engine.n_truncated}
+    else:
+        result = evaluate_model(model, tokenizer, dataset, args.batch_size, **search)
     print(json.dumps(result))
     return result

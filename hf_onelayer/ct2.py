@@ -1,0 +1,194 @@
+"""Fast CPU translation: the encoder–decoder exported to CTranslate2 (``pip install hf-onelayer[ct2]``).
+
+    hf-onelayer export-ct2 --model release/seq2seq --output_dir runs/ct2 --quantization int8
+    hf-onelayer translate --engine ctranslate2 --model runs/ct2 "Zwei Hunde spielen im Schnee."
+
+    from hf_onelayer.ct2 import Translator
+    Translator("runs/ct2").translate(["Zwei Hunde spielen im Schnee."], num_beams=5)
+
+Our encoder–decoder is a Transformer that CTranslate2's ``TransformerSpec`` describes as it is (as BART is):
+token + learned position embeddings with a LayerNorm (``layernorm_embedding``, no sqrt(d) scaling), post-norm
+(or pre-norm) layers, ReLU feed-forward, fused q/k/v. ``export`` fills the spec from our weights; the output
+folder holds CTranslate2's ``model.bin``, ``config.json`` and vocabularies, and beside them our tokenizer's files,
+the model's ``generation_config.json`` (the default beam width, length penalty and length limit) and
+``onelayer_ct2.json`` (where it came from, its quantization, the source length limit).
+"""
+
+import json
+import os
+
+import torch
+
+from .errors import UserError
+
+QUANTIZATIONS = ("int8", "int16", "float32")
+INFO_FILE = "onelayer_ct2.json"
+
+
+def _ctranslate2():
+    try:
+        import ctranslate2
+    except ImportError:
+        raise UserError("the CTranslate2 engine needs ctranslate2: pip install 'hf-onelayer[ct2]'") from None
+    return ctranslate2
+
+
+def _linear(spec, module: torch.nn.Linear) -> None:
+    spec.weight = module.weight.detach()
+    if module.bias is not None:
+        spec.bias = module.bias.detach()
+
+
+def _fused(spec, modules) -> None:
+    """One linear spec from several (q, k, v stacked on the output axis)."""
+    spec.weight = torch.cat([m.weight.detach() for m in modules])
+    spec.bias = torch.cat([m.bias.detach() for m in modules])
+
+
+def _norm(spec, module: torch.nn.LayerNorm) -> None:
+    spec.gamma, spec.beta = module.weight.detach(), module.bias.detach()
+
+
+def _attention(spec, attention, self_attention: bool) -> None:
+    """CTranslate2's attention layout: self-attention fuses q, k, v; cross-attention keeps q and fuses k, v."""
+    if self_attention:
+        _fused(spec.linear[0], [attention.query, attention.key, attention.value])
+    else:
+        _linear(spec.linear[0], attention.query)
+        _fused(spec.linear[1], [attention.key, attention.value])
+    _linear(spec.linear[-1], attention.output)
+
+
+def _stack(spec, stack, decoder: bool) -> None:
+    spec.scale_embeddings = False  # our embeddings are not multiplied by sqrt(d)
+    embeddings = spec.embeddings[0] if isinstance(spec.embeddings, list) else spec.embeddings  # the encoder's: a list
+    embeddings.weight = stack.embeddings.embed_tokens.weight.detach()
+    spec.position_encodings.encodings = stack.embeddings.embed_positions.weight.detach()
+    _norm(spec.layernorm_embedding, stack.embeddings.LayerNorm)
+    if stack.final_norm is not None:
+        _norm(spec.layer_norm, stack.final_norm)
+    for layer_spec, layer in zip(spec.layer, stack.layers):
+        _attention(layer_spec.self_attention, layer.self_attn, self_attention=True)
+        _norm(layer_spec.self_attention.layer_norm, layer.self_attn_norm.norm)
+        if decoder:
+            _attention(layer_spec.attention, layer.cross_attn, self_attention=False)
+            _norm(layer_spec.attention.layer_norm, layer.cross_attn_norm.norm)
+        _linear(layer_spec.ffn.linear_0, layer.feed_forward.dense_in)
+        _linear(layer_spec.ffn.linear_1, layer.feed_forward.dense_out)
+        _norm(layer_spec.ffn.layer_norm, layer.feed_forward_norm.norm)
+
+
+def model_spec(model, tokenizer):
+    """A ``ctranslate2.specs.TransformerSpec`` holding ``model``'s weights and ``tokenizer``'s vocabularies."""
+    _ctranslate2()
+    from ctranslate2.specs import TransformerSpec, transformer_spec
+
+    config = model.config
+    if config.head_dim_qk != config.head_dim_v:
+        raise UserError(f"head_dim_qk {config.head_dim_qk} != head_dim_v {config.head_dim_v}: CTranslate2's "
+                        "attention has one head size for queries, keys and values")
+    common = {"num_heads": config.num_attention_heads, "pre_norm": config.norm_position == "pre",
+              "layernorm_embedding": True, "head_dim": config.head_dim_qk}
+    spec = TransformerSpec(transformer_spec.TransformerEncoderSpec(config.encoder_layers, **common),
+                           transformer_spec.TransformerDecoderSpec(config.decoder_layers, **common))
+    _stack(spec.encoder, model.encoder, decoder=False)
+    _stack(spec.decoder, model.decoder, decoder=True)
+    _linear(spec.decoder.projection, model.lm_head)
+    spec.config.layer_norm_epsilon = config.layer_norm_eps
+    spec.register_source_vocabulary(tokenizer.convert_source_ids_to_tokens(list(range(tokenizer.src_vocab_size))))
+    spec.register_target_vocabulary(tokenizer.convert_target_ids_to_tokens(list(range(tokenizer.tgt_vocab_size))))
+    ids = {"bos_token": config.bos_token_id, "eos_token": config.eos_token_id, "unk_token": tokenizer.unk_token_id,
+           "decoder_start_token": config.decoder_start_token_id}
+    for name, index in ids.items():
+        setattr(spec.config, name, tokenizer.convert_target_ids_to_tokens([index])[0])
+    return spec
+
+
+def export(model_dir: str, output_dir: str, quantization: str = "int8") -> str:
+    """Write ``model_dir`` (a saved encoder–decoder or Hub id) as a CTranslate2 model folder ``output_dir``."""
+    from .translation import load
+
+    if quantization not in QUANTIZATIONS:
+        raise UserError(f"--quantization {quantization!r}: one of {', '.join(QUANTIZATIONS)}")
+    _ctranslate2()
+    model, tokenizer = load(model_dir)
+    if not model.config.is_encoder_decoder:
+        raise UserError(f"--model {model_dir}: the course model writes token for token in one forward pass; "
+                        "CTranslate2 runs encoder-decoders only (export an onelayer_seq2seq model)")
+    spec = model_spec(model, tokenizer)
+    spec.validate()
+    spec.optimize(quantization=quantization)
+    os.makedirs(output_dir, exist_ok=True)
+    spec.save(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    model.generation_config.save_pretrained(output_dir)
+    info = {"source_model": model_dir, "quantization": quantization,
+            "max_position_embeddings": model.config.max_position_embeddings, "model_type": model.config.model_type}
+    with open(os.path.join(output_dir, INFO_FILE), "w", encoding="utf-8") as handle:
+        json.dump(info, handle, indent=2)
+    return output_dir
+
+
+class Translator:
+    """A CTranslate2 model folder written by ``export``: ``translate`` takes and gives the same text as
+    ``hf_onelayer.translation.translate`` (the same tokenizer, truncation, decoding and blank lines).
+
+    ``patience``: CTranslate2 ends a beam search once ``num_beams * patience`` hypotheses have finished, while
+    ``generate()`` (``early_stopping=False``) goes on while a running beam could still win. With patience 2 the
+    float32 export of release/seq2seq wrote what ``generate()`` writes on 1,012 of the 1,014 val sentences at
+    beam 5 (patience 1: 941; reports/benchmarks.md).
+    """
+
+    def __init__(self, path: str, threads: int | None = None, compute_type: str = "default", patience: float = 2.0):
+        ctranslate2 = _ctranslate2()
+        from transformers import GenerationConfig
+
+        from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
+
+        if not os.path.isfile(os.path.join(path, INFO_FILE)):
+            raise UserError(f"--model {path}: no {INFO_FILE}, so not a folder written by hf-onelayer export-ct2")
+        with open(os.path.join(path, INFO_FILE), encoding="utf-8") as handle:
+            self.info = json.load(handle)
+        self.tokenizer = OneLayerTranslatorTokenizer.from_pretrained(path)
+        self.generation_config = GenerationConfig.from_pretrained(path)
+        self.translator = ctranslate2.Translator(path, device="cpu", compute_type=compute_type, inter_threads=1,
+                                                 intra_threads=threads or torch.get_num_threads())
+        self.patience = patience
+        self.n_truncated = 0
+
+    def translate(self, texts: list[str] | str, num_beams: int | None = None, max_length: int | None = None,
+                  batch_size: int = 64, length_penalty: float | None = None) -> list[str] | str:
+        """Translations of ``texts`` in order; one string gives one string, a blank one "". Defaults: the saved
+        generation config's ``num_beams``, ``max_length`` (decoder positions, ``<s>`` included) and
+        ``length_penalty``. ``n_truncated`` counts the sources cut to ``max_position_embeddings``."""
+        if isinstance(texts, str):
+            return self.translate([texts], num_beams, max_length, batch_size, length_penalty)[0]
+        if batch_size < 1:
+            raise UserError(f"--batch_size must be >= 1, got {batch_size}")
+        gen = self.generation_config
+        limit = self.info["max_position_embeddings"]
+        rows = [i for i, text in enumerate(texts) if text.strip()]
+        encoded = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=limit)["input_ids"]
+        extra = self.tokenizer.num_special_tokens_to_add()
+        self.n_truncated = sum(len(self.tokenizer.tokenize(texts[i])) + extra > limit for i in rows)
+        tokens = [self.tokenizer.convert_source_ids_to_tokens(ids) for ids in encoded]
+        results = self.translator.translate_batch(
+            tokens, beam_size=num_beams or gen.num_beams or 1, max_batch_size=batch_size,
+            length_penalty=gen.length_penalty if length_penalty is None else length_penalty,
+            max_decoding_length=(max_length or gen.max_length) - 1,  # generate()'s max_length counts <s>
+            patience=self.patience)
+        out = [""] * len(texts)
+        for i, result in zip(rows, results):
+            ids = [self.tokenizer.target.token_to_id(token) for token in result.hypotheses[0]]
+            out[i] = self.tokenizer.decode(ids, skip_special_tokens=True)  # as translate() decodes generate()'s ids
+        return out
+
+    def translate_ids(self, encoded: list[list[int]], num_beams: int = 1, max_length: int | None = None,
+                      length_penalty: float | None = None) -> list[list[int]]:
+        """The output ids (no ``<s>``, no ``</s>``) of already-encoded sources: for comparing with ``generate``."""
+        gen = self.generation_config
+        results = self.translator.translate_batch(
+            [self.tokenizer.convert_source_ids_to_tokens(ids) for ids in encoded], beam_size=num_beams,
+            length_penalty=gen.length_penalty if length_penalty is None else length_penalty,
+            max_decoding_length=(max_length or gen.max_length) - 1, patience=self.patience)
+        return [[self.tokenizer.target.token_to_id(t) for t in r.hypotheses[0]] for r in results]
