@@ -84,6 +84,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_embeddings.py
 	$(PY) benchmarks/bench_training.py --data_dir $(DATA)
 	$(PY) benchmarks/bench_seq2seq.py --data_dir $(DATA) --out runs/bench_seq2seq.json
+	$(PY) benchmarks/bench_ct2.py --data_dir $(DATA) --out runs/bench_ct2.json
 	$(PY) benchmarks/bench_explorer.py --data_dir $(DATA)
 
 # Figures and numbers of reports/attention.md. MODEL: a trained folder; COMPARE: a second one, e.g. from

@@ -85,7 +85,7 @@ def model_spec(model, tokenizer):
 
     config = model.config
     if config.head_dim_qk != config.head_dim_v:
-        raise UserError(f"head_dim_qk {config.head_dim_qk} != head_dim_v {config.head_dim_v}: CTranslate2's "
+        raise UserError(f"config.json: head_dim_qk {config.head_dim_qk} != head_dim_v {config.head_dim_v}: CTranslate2's "
                         "attention has one head size for queries, keys and values")
     common = {"num_heads": config.num_attention_heads, "pre_norm": config.norm_position == "pre",
               "layernorm_embedding": True, "head_dim": config.head_dim_qk}
@@ -133,6 +133,7 @@ class Translator:
     """A CTranslate2 model folder written by ``export``: ``translate`` takes and gives the same text as
     ``hf_onelayer.translation.translate`` (the same tokenizer, truncation, decoding and blank lines).
 
+    ``threads``: batches translated at once, one thread each (default: torch's thread count).
     ``patience``: CTranslate2 ends a beam search once ``num_beams * patience`` hypotheses have finished, while
     ``generate()`` (``early_stopping=False``) goes on while a running beam could still win. With patience 2 the
     float32 export of release/seq2seq wrote what ``generate()`` writes on 1,012 of the 1,014 val sentences at
@@ -151,8 +152,9 @@ class Translator:
             self.info = json.load(handle)
         self.tokenizer = OneLayerTranslatorTokenizer.from_pretrained(path)
         self.generation_config = GenerationConfig.from_pretrained(path)
-        self.translator = ctranslate2.Translator(path, device="cpu", compute_type=compute_type, inter_threads=1,
-                                                 intra_threads=threads or torch.get_num_threads())
+        # one batch per thread: for a model this small, faster than all threads on one batch (benchmarks.md)
+        self.translator = ctranslate2.Translator(path, device="cpu", compute_type=compute_type,
+                                                 inter_threads=threads or torch.get_num_threads(), intra_threads=1)
         self.patience = patience
         self.n_truncated = 0
 
@@ -165,30 +167,25 @@ class Translator:
             return self.translate([texts], num_beams, max_length, batch_size, length_penalty)[0]
         if batch_size < 1:
             raise UserError(f"--batch_size must be >= 1, got {batch_size}")
-        gen = self.generation_config
         limit = self.info["max_position_embeddings"]
         rows = [i for i, text in enumerate(texts) if text.strip()]
         encoded = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=limit)["input_ids"]
         extra = self.tokenizer.num_special_tokens_to_add()
         self.n_truncated = sum(len(self.tokenizer.tokenize(texts[i])) + extra > limit for i in rows)
-        tokens = [self.tokenizer.convert_source_ids_to_tokens(ids) for ids in encoded]
-        results = self.translator.translate_batch(
-            tokens, beam_size=num_beams or gen.num_beams or 1, max_batch_size=batch_size,
-            length_penalty=gen.length_penalty if length_penalty is None else length_penalty,
-            max_decoding_length=(max_length or gen.max_length) - 1,  # generate()'s max_length counts <s>
-            patience=self.patience)
+        results = self.translate_ids(encoded, num_beams, max_length, length_penalty, batch_size)
         out = [""] * len(texts)
-        for i, result in zip(rows, results):
-            ids = [self.tokenizer.target.token_to_id(token) for token in result.hypotheses[0]]
+        for i, ids in zip(rows, results):
             out[i] = self.tokenizer.decode(ids, skip_special_tokens=True)  # as translate() decodes generate()'s ids
         return out
 
-    def translate_ids(self, encoded: list[list[int]], num_beams: int = 1, max_length: int | None = None,
-                      length_penalty: float | None = None) -> list[list[int]]:
-        """The output ids (no ``<s>``, no ``</s>``) of already-encoded sources: for comparing with ``generate``."""
+    def translate_ids(self, encoded: list[list[int]], num_beams: int | None = None, max_length: int | None = None,
+                      length_penalty: float | None = None, batch_size: int = 64) -> list[list[int]]:
+        """The output ids (no ``<s>``, no ``</s>``) of encoded sources; None takes the saved generation config's
+        value, as ``generate()`` does (its defaults where that is unset too: beam 1, length penalty 1, length 20)."""
         gen = self.generation_config
         results = self.translator.translate_batch(
-            [self.tokenizer.convert_source_ids_to_tokens(ids) for ids in encoded], beam_size=num_beams,
-            length_penalty=gen.length_penalty if length_penalty is None else length_penalty,
-            max_decoding_length=(max_length or gen.max_length) - 1, patience=self.patience)
+            [self.tokenizer.convert_source_ids_to_tokens(ids) for ids in encoded], max_batch_size=batch_size,
+            beam_size=num_beams or gen.num_beams or 1, patience=self.patience,
+            length_penalty=next(v for v in (length_penalty, gen.length_penalty, 1.0) if v is not None),
+            max_decoding_length=(max_length or gen.max_length or 20) - 1)  # generate()'s max_length counts <s>
         return [[self.tokenizer.target.token_to_id(t) for t in r.hypotheses[0]] for r in results]
