@@ -11,7 +11,8 @@ one batch instead):
    dimensions; that Marian converted by CTranslate2's own ``TransformersConverter``, int8. Goals: ours-int8 >= 4x
    ours-generate, >= 3x Marian-generate, and no slower than the converted Marian (parity expected);
 2. quality at natural lengths: test BLEU of ``generate()``, the float32 export (goal: within 0.1) and the int8
-   export (goal: within 0.5); and the sentences/s of each;
+   export (goal: within 0.5); the sentences/s of each, and how many translations equal generate()'s (float32
+   also at CTranslate2's default patience 1; ``ct2.Translator`` uses 2);
 3. peak RSS of ``hf-onelayer translate --engine ctranslate2`` (int8) over the 1,000 sentences (a child process).
 
 The Marian model has random weights (its timing is at forced lengths, where weights do not change the work); it
@@ -119,11 +120,17 @@ def main(data_dir: str, model_dir: str, batch_size: int, forced_length: int, max
         start = time.perf_counter()
         hypotheses, seconds = beam_translate(model, tokenizer, sentences, batch_size)
         quality["generate"] = {"bleu": corpus_scores(hypotheses, references)["bleu"], "sentences_per_s": n / seconds}
+        generated = hypotheses
         for q, engine in engines.items():
             start = time.perf_counter()
             hypotheses = engine.translate(sentences, num_beams=5, batch_size=batch_size)
             quality[f"ct2_{q}"] = {"bleu": corpus_scores(hypotheses, references)["bleu"],
-                                   "sentences_per_s": n / (time.perf_counter() - start)}
+                                   "sentences_per_s": n / (time.perf_counter() - start),
+                                   "same_text_as_generate": sum(a == b for a, b in zip(hypotheses, generated))}
+        engines["float32"].patience = 1  # CTranslate2's default: stop at num_beams finished hypotheses
+        hypotheses = engines["float32"].translate(sentences, num_beams=5, batch_size=batch_size)
+        quality["ct2_float32_patience_1"] = {"bleu": corpus_scores(hypotheses, references)["bleu"],
+                                             "same_text_as_generate": sum(a == b for a, b in zip(hypotheses, generated))}
         for q in engines:
             quality[f"ct2_{q}"]["bleu_minus_generate"] = quality[f"ct2_{q}"]["bleu"] - quality["generate"]["bleu"]
         result["natural_length"] = quality
