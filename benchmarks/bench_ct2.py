@@ -51,8 +51,8 @@ def ct2_forced(translator, tokenizer, sentences, batch_size: int, length: int) -
 
 def converted_marian(model, tokenizer, folder: str):
     """A random MarianMTModel with our dimensions in Marian's convention (``<pad>`` appended last and starting the
-    decoder), saved with a matching tokenizer and converted by CTranslate2's ``TransformersConverter`` (int8)."""
-    from ctranslate2.converters import TransformersConverter
+    decoder), saved with a matching tokenizer and converted by CTranslate2's ``TransformersConverter`` (int8) into
+    ``folder``_ct2, in a child process (no CTranslate2 object in this one before the transformers timings)."""
     from tokenizers import Tokenizer
     from tokenizers.models import WordLevel
     from transformers import PreTrainedTokenizerFast
@@ -70,8 +70,10 @@ def converted_marian(model, tokenizer, folder: str):
     fast = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel(vocab, unk_token="<unk>")), unk_token="<unk>",
                                    eos_token="</s>", pad_token="<pad>", bos_token="<s>")
     fast.save_pretrained(folder)
-    out = TransformersConverter(folder).convert(folder + "_ct2", quantization="int8", force=True)
-    return marian.eval(), out
+    subprocess.run([sys.executable, "-c", "import sys; from ctranslate2.converters import TransformersConverter; "
+                    "TransformersConverter(sys.argv[1]).convert(sys.argv[1] + '_ct2', quantization='int8', force=True)",
+                    folder], check=True, capture_output=True)
+    return marian.eval()
 
 
 def peak_rss_mib(model_dir: str, source_file: str) -> tuple[float, float]:
@@ -92,47 +94,44 @@ def main(data_dir: str, model_dir: str, batch_size: int, forced_length: int, max
     result = {"threads": torch.get_num_threads(), "batch_size": batch_size, "forced_length": forced_length,
               "sentences": n, "model": model_dir}
     with tempfile.TemporaryDirectory() as tmp:
-        exports = {q: ct2.export(model_dir, os.path.join(tmp, q), q) for q in ("int8", "float32")}
-        engines = {q: ct2.Translator(path, threads=2) for q, path in exports.items()}
-        marian, marian_ct2 = converted_marian(model, tokenizer, os.path.join(tmp, "marian"))
+        # transformers first, before any CTranslate2 object exists in the process (it shares OpenMP with torch)
+        marian = converted_marian(model, tokenizer, os.path.join(tmp, "marian"))
+        speed = {"ours_generate": n / beam_translate(model, tokenizer, sentences, batch_size, forced_length)[1],
+                 "marian_generate": n / beam_translate(marian, tokenizer, sentences, batch_size, forced_length)[1]}
+        generated, seconds = beam_translate(model, tokenizer, sentences, batch_size)
+        quality = {"generate": {"bleu": corpus_scores(generated, references)["bleu"], "sentences_per_s": n / seconds}}
         import ctranslate2
 
-        marian_engine = ctranslate2.Translator(marian_ct2, device="cpu", compute_type="int8", inter_threads=2,
-                                               intra_threads=1)  # as ct2.Translator: one batch per thread
+        exports = {q: ct2.export(model_dir, os.path.join(tmp, q), q) for q in ("int8", "float32")}
+        engines = {q: ct2.Translator(path, threads=2) for q, path in exports.items()}
+        marian_engine = ctranslate2.Translator(os.path.join(tmp, "marian_ct2"), device="cpu", compute_type="int8",
+                                               inter_threads=2, intra_threads=1)  # as ct2.Translator
         both_on_one = ctranslate2.Translator(exports["int8"], device="cpu", compute_type="int8", inter_threads=1,
                                              intra_threads=2)
-
-        speed = {
-            "ours_generate": n / beam_translate(model, tokenizer, sentences, batch_size, forced_length)[1],
+        speed.update({
             "ours_ct2_int8": n / ct2_forced(engines["int8"].translator, tokenizer, sentences, batch_size, forced_length),
-            "marian_generate": n / beam_translate(marian, tokenizer, sentences, batch_size, forced_length)[1],
             "marian_converted_ct2_int8": n / ct2_forced(marian_engine, tokenizer, sentences, batch_size, forced_length),
             "ours_ct2_int8_two_threads_on_one_batch": n / ct2_forced(both_on_one, tokenizer, sentences, batch_size,
                                                                      forced_length),
-        }
+        })
         result["sentences_per_s_forced"] = speed
         result["ratios"] = {
             "ct2_int8_over_generate": speed["ours_ct2_int8"] / speed["ours_generate"],
             "ct2_int8_over_marian_generate": speed["ours_ct2_int8"] / speed["marian_generate"],
             "ours_ct2_over_converted_marian_ct2": speed["ours_ct2_int8"] / speed["marian_converted_ct2_int8"],
         }
-        quality = {}
-        start = time.perf_counter()
-        hypotheses, seconds = beam_translate(model, tokenizer, sentences, batch_size)
-        quality["generate"] = {"bleu": corpus_scores(hypotheses, references)["bleu"], "sentences_per_s": n / seconds}
-        generated = hypotheses
         for q, engine in engines.items():
             start = time.perf_counter()
             hypotheses = engine.translate(sentences, num_beams=5, batch_size=batch_size)
             quality[f"ct2_{q}"] = {"bleu": corpus_scores(hypotheses, references)["bleu"],
                                    "sentences_per_s": n / (time.perf_counter() - start),
-                                   "same_text_as_generate": sum(a == b for a, b in zip(hypotheses, generated))}
+                                   "same_text_as_generate": sum(a == b for a, b in zip(hypotheses, generated)),
+                                   "bleu_minus_generate": corpus_scores(hypotheses, references)["bleu"]
+                                   - quality["generate"]["bleu"]}
         engines["float32"].patience = 1  # CTranslate2's default: stop at num_beams finished hypotheses
         hypotheses = engines["float32"].translate(sentences, num_beams=5, batch_size=batch_size)
         quality["ct2_float32_patience_1"] = {"bleu": corpus_scores(hypotheses, references)["bleu"],
                                              "same_text_as_generate": sum(a == b for a, b in zip(hypotheses, generated))}
-        for q in engines:
-            quality[f"ct2_{q}"]["bleu_minus_generate"] = quality[f"ct2_{q}"]["bleu"] - quality["generate"]["bleu"]
         result["natural_length"] = quality
         rss, wall = peak_rss_mib(exports["int8"], os.path.join(data_dir, "test_2016_flickr.de"))
         result["translate_cli_int8"] = {"peak_rss_mib": rss, "wall_s": wall}

@@ -153,8 +153,10 @@ class Translator:
         self.tokenizer = OneLayerTranslatorTokenizer.from_pretrained(path)
         self.generation_config = GenerationConfig.from_pretrained(path)
         # one batch per thread: for a model this small, faster than all threads on one batch (benchmarks.md)
+        torch_threads = torch.get_num_threads()
         self.translator = ctranslate2.Translator(path, device="cpu", compute_type=compute_type,
-                                                 inter_threads=threads or torch.get_num_threads(), intra_threads=1)
+                                                 inter_threads=threads or torch_threads, intra_threads=1)
+        torch.set_num_threads(torch_threads)  # CTranslate2 sets the OpenMP thread count it shares with torch to 1
         self.patience = patience
         self.n_truncated = 0
 

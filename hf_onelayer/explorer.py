@@ -51,7 +51,8 @@ class Explorer:
 
     def __init__(self, model_dirs: list[str], num_beams: int = 5):
         if not model_dirs:
-            raise UserError("explore: no --model given and no released model found; pass --model DIR_OR_HUB_ID")
+            raise UserError("no --model given, and no released models beside the package (only a source checkout has "
+                            "release/); pass --model with saved model folders or Hub ids")
         self.models, self.num_beams = {}, num_beams
         # All model work on one thread: requests never see each other's hooks, and torch keeps one OpenMP team
         # (a call from each of Gradio's worker threads would start a team per thread and oversubscribe the cores).

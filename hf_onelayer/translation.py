@@ -31,7 +31,8 @@ def load(model_dir: str | None = None, kind: str = "seq2seq"):
     if model_dir is None:
         model_dir = default_model(kind)
         if not os.path.exists(os.path.join(model_dir, "config.json")):
-            raise UserError(f"no --model given and no released model at {model_dir}; pass --model DIR_OR_HUB_ID")
+            raise UserError(f"no --model given, and no released model at {model_dir} (only a source checkout has "
+                            "release/); pass --model with a saved model folder or a Hub id")
     if os.path.isdir(model_dir) and not os.path.isfile(os.path.join(model_dir, "config.json")):
         raise UserError(f"--model {model_dir}: no config.json, so not a saved model folder")
     try:
