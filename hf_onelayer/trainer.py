@@ -293,6 +293,7 @@ def _train(model_args, data_args, training_args, command: str) -> dict:
                        "tokens <unk>: perplexity is then low for the wrong reason; lower --min_frequency",
                        tokenizer.tgt_vocab_size, model_args.min_frequency, 100 * train_unk)
     model = make_model(tokenizer, model_args, train_raw, training_args.seed)
+    tokenizer.model_max_length = model.config.max_position_embeddings  # one length, saved with the model
     config = model.config
     logger.info("model: %s parameters, config %s", f"{model.num_parameters():,}", config.to_json_string())
 
@@ -344,7 +345,9 @@ def _train(model_args, data_args, training_args, command: str) -> dict:
 
 def save_pipeline(model, tokenizer, folder: str) -> None:
     """Save ``model`` and ``tokenizer`` with the translation pipeline's code and its ``custom_pipelines`` entry,
-    so that ``pipeline(model=folder, trust_remote_code=True)`` translates."""
+    so that ``pipeline(model=folder, trust_remote_code=True)`` translates. The saved tokenizer's ``model_max_length``
+    is the model's ``max_position_embeddings``."""
+    tokenizer.model_max_length = model.config.max_position_embeddings
     OneLayerTranslationPipeline(model=model, tokenizer=tokenizer).save_pretrained(folder)
 
 

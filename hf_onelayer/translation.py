@@ -6,12 +6,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 from transformers.utils import logging as hf_logging
 
 from .errors import UserError
 from .factory import CONFIGS
 
 
+logger = hf_logging.get_logger(__name__)
 RELEASES = {"seq2seq": "release/seq2seq", "course": "release/course"}  # the released models, in a source checkout
 
 
@@ -51,6 +53,12 @@ def load(model_dir: str | None = None, kind: str = "seq2seq"):
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         check_tokenizer(config, tokenizer, f"--model {model_dir}")  # before the weights: no time lost
+        unset = tokenizer.model_max_length >= VERY_LARGE_INTEGER  # saved without a length: nothing disagrees
+        if tokenizer.model_max_length != config.max_position_embeddings and not unset:  # saved before they were kept equal
+            logger.warning(f"{model_dir}: the tokenizer's model_max_length is {tokenizer.model_max_length} but "
+                           f"max_position_embeddings is {config.max_position_embeddings}; using "
+                           f"{config.max_position_embeddings}")
+            tokenizer.model_max_length = config.max_position_embeddings
         check_weights(config, auto, model_dir)
         model = auto.from_pretrained(model_dir).eval()
     except UserError:
@@ -112,6 +120,7 @@ def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, pr
     if batch_size < 1:
         raise UserError(f"--batch_size must be >= 1, got {batch_size}")
     limit = model.config.max_position_embeddings
+    warn_truncated(tokenizer, texts, limit)
     out = ["" if not text.strip() else None for text in texts]
     order = sorted((i for i, text in enumerate(texts) if text.strip()), key=lambda i: len(texts[i]))
     for start in tqdm(range(0, len(order), batch_size), desc="translate", disable=not progress):
@@ -122,6 +131,16 @@ def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, pr
         for i, text in zip(rows, tokenizer.batch_decode(written, skip_special_tokens=True)):
             out[i] = text
     return out
+
+
+def warn_truncated(tokenizer, texts: list[str], limit: int) -> int:
+    """How many of ``texts`` are longer than ``limit`` tokens (they are cut to it), with one warning when any are."""
+    extra = tokenizer.num_special_tokens_to_add()
+    cut = sum(len(tokenizer.tokenize(text)) + extra > limit for text in texts if text.strip())
+    if cut:
+        logger.warning(f"{cut} of {len(texts)} inputs are longer than max_position_embeddings={limit} tokens and were "
+                       f"cut to {limit}")
+    return cut
 
 
 @torch.inference_mode()

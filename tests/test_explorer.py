@@ -19,10 +19,14 @@ from hf_onelayer.analysis.views import (
 SENTENCE = "Zwei Hunde spielen im Schnee."
 
 
-def _pair():
+def _pair(kind="seq2seq"):
+    """A tiny model of ``kind`` ("seq2seq" or "course") and a joint BPE tokenizer sized to it."""
     from test_analysis import _joint_pair
 
-    return _joint_pair()
+    model, tok = _joint_pair()
+    if kind == "course":
+        model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
+    return model, tok
 
 
 def test_word_spans_join_bpe_and_wordpiece_pieces_and_keep_specials_and_punctuation_apart():
@@ -40,10 +44,7 @@ def test_word_alignment_sums_a_words_pieces_and_skips_special_rows():
 
 @pytest.mark.parametrize("kind", ["seq2seq", "course"])
 def test_sentence_attention_maps_are_distributions_over_the_right_tokens(kind):
-    model, tok = _pair()
-    if kind == "course":
-        model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size,
-                           max_position_embeddings=32)
+    model, tok = _pair(kind)
     seen = sentence_attention(model, tok, SOURCES[0], num_beams=2)
     from hf_onelayer.translation import translate
 
@@ -57,10 +58,7 @@ def test_sentence_attention_maps_are_distributions_over_the_right_tokens(kind):
 
 @pytest.mark.parametrize("kind", ["seq2seq", "course"])
 def test_key_scale_one_and_no_ablated_head_change_nothing_and_others_do(kind):
-    model, tok = _pair()
-    if kind == "course":
-        model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size,
-                           max_position_embeddings=32)
+    model, tok = _pair(kind)
     seen = sentence_attention(model, tok, SOURCES[1], num_beams=1)
     same = key_scaling_effect(model, tok, SOURCES[1], seen["output_ids"], 2, 1.0, num_beams=1)
     moved = key_scaling_effect(model, tok, SOURCES[1], seen["output_ids"], 2, 6.0, num_beams=1)
@@ -83,7 +81,7 @@ def test_bertviz_inputs_of_both_models_have_bertviz_shapes_and_render():
     assert inputs["cross_attention"][0].shape == (1, 2, len(tgt) - 1, len(src))
     assert inputs["encoder_attention"][0].shape == (1, 2, len(src), len(src))
     assert inputs["decoder_attention"][0].shape == (1, 2, len(tgt) - 1, len(tgt) - 1)
-    course = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
+    course, _ = _pair("course")
     plain = bertviz_inputs(course, tok, SOURCES[0])
     assert plain["attention"][0].shape == (1, 2, len(src), len(src)) and plain["tokens"][1].startswith("▁")
     with pytest.raises(ValueError, match="without tgt"):
@@ -102,10 +100,8 @@ def served(tmp_path_factory):
     """`hf-onelayer explore` on a free port over a tiny encoder–decoder and a tiny course model; (url, folder)."""
     pytest.importorskip("gradio")
     root = tmp_path_factory.mktemp("explore")
-    model, tok = _pair()
-    save_folder(model, tok, root / "seq2seq")
-    course = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
-    save_folder(course, tok, root / "course")
+    for kind in ("seq2seq", "course"):
+        save_folder(*_pair(kind), root / kind)
     port = browser_.free_port()
     with open(root / "server.log", "w") as log:
         try:

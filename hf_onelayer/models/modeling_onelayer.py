@@ -317,18 +317,8 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             )
         if labels is not None and labels.shape != shape:
             raise ValueError(f"labels must have the shape of input_ids {shape}, got {tuple(labels.shape)}")
-        if torch.compiler.is_compiling():  # the id checks read tensor values: skipped while tracing
-            return
-        vocab = self.config.src_vocab_size
-        if input_ids is not None and input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
-            bad = input_ids[(input_ids < 0) | (input_ids >= vocab)][0].item()
-            raise ValueError(f"input_ids contain id {bad}, outside the source vocabulary [0, {vocab})")
-        if labels is not None:
-            real = labels[labels != -100]
-            vocab = self.config.tgt_vocab_size
-            if real.numel() and (int(real.min()) < 0 or int(real.max()) >= vocab):
-                bad = real[(real < 0) | (real >= vocab)][0].item()
-                raise ValueError(f"labels contain id {bad}, outside the target vocabulary [0, {vocab}) and not -100")
+        check_ids(input_ids, self.config.src_vocab_size, "input_ids", "source")
+        check_ids(labels, self.config.tgt_vocab_size, "labels", "target")
 
     def forward(
         self,
@@ -452,6 +442,19 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         logits = self(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).logits
         predicted = logits.argmax(dim=-1).tolist()
         return [cut_at_eos(row[1:limit], self.config.eos_token_id) for row, limit in zip(predicted, limits)]
+
+
+def check_ids(ids: torch.Tensor | None, vocab_size: int, name: str, side: str) -> None:
+    """``ValueError`` naming the first id of ``ids`` outside ``[0, vocab_size)`` (-100, the ignored label, aside),
+    before an embedding lookup or a loss fails on it. One min and one max; skipped while compiling (they read
+    tensor values)."""
+    if ids is None or not ids.numel() or torch.compiler.is_compiling():
+        return
+    real = ids[ids != -100] if name == "labels" else ids
+    if real.numel() and (int(real.min()) < 0 or int(real.max()) >= vocab_size):
+        bad = real[(real < 0) | (real >= vocab_size)][0].item()
+        raise ValueError(f"{name} contain id {bad}, outside the {side} vocabulary of size {vocab_size} (ids 0 to "
+                         f"{vocab_size - 1}{', or -100' if name == 'labels' else ''})")
 
 
 def cut_at_eos(ids: list[int], eos_token_id: int) -> list[int]:

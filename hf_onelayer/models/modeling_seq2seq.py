@@ -23,7 +23,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from .configuration_seq2seq import OneLayerSeq2SeqConfig
-from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, OneLayerModelMixin
+from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, OneLayerModelMixin, check_ids
 
 
 class Seq2SeqEmbeddings(nn.Module):
@@ -174,6 +174,7 @@ class Seq2SeqEncoder(nn.Module):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("give exactly one of input_ids and inputs_embeds")
         mask = source_key_mask(attention_mask, input_ids if input_ids is not None else inputs_embeds[..., 0])
+        check_ids(input_ids, self.embeddings.embed_tokens.num_embeddings, "input_ids", "source")
         x = self.embeddings(input_ids, inputs_embeds=inputs_embeds)  # (B, S, C)
         states, attentions = [x], []
         for layer in self.layers:
@@ -328,6 +329,7 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
         if smoothing and not loss_positions_only:
             raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
         if labels is not None:
+            check_ids(labels, config.vocab_size, "labels", "target")
             use_cache = False
             if decoder_input_ids is None and decoder_inputs_embeds is None:
                 decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
@@ -348,6 +350,7 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
             encoder_outputs = BaseModelOutput(*encoder_outputs)
         memory = encoder_outputs.last_hidden_state  # (B, S, C)
         source_mask = source_key_mask(attention_mask, memory[..., 0])
+        check_ids(decoder_input_ids, config.vocab_size, "decoder_input_ids", "target")
 
         hidden, states, self_attentions, cross_attentions = self.decoder(
             decoder_input_ids, memory, source_mask, cache, output_attentions, output_hidden_states,

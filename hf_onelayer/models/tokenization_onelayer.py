@@ -272,8 +272,7 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         return self._current.token_to_id(str(self.unk_token)) if index is None else index
 
     def _convert_id_to_token(self, index: int) -> str:
-        token = self._current.id_to_token(index)
-        return str(self.unk_token) if token is None else token
+        return _token_of(self._current, index, "target" if self._current is self.target else "source")
 
     def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
         with self.as_target_tokenizer():  # the models write target text
@@ -281,11 +280,11 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
 
     def convert_source_ids_to_tokens(self, ids: list[int]) -> list[str]:
         """Source (German) tokens of ``ids``, e.g. to label attention heatmaps."""
-        return [self.source.id_to_token(int(i)) or str(self.unk_token) for i in ids]
+        return [_token_of(self.source, int(i), "source") for i in ids]
 
     def convert_target_ids_to_tokens(self, ids: list[int]) -> list[str]:
         """Target (English) tokens of ``ids``, e.g. of a model's output."""
-        return [self.target.id_to_token(int(i)) or str(self.unk_token) for i in ids]
+        return [_token_of(self.target, int(i), "target") for i in ids]
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         if isinstance(self.target.decoder, decoders.Metaspace):
@@ -300,6 +299,15 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
             tokenizer.save(path)
             paths.append(path)
         return tuple(paths)
+
+
+def _token_of(vocabulary: Tokenizer, index: int, side: str) -> str:
+    """The token of ``index``; ``ValueError`` naming the id and the vocabulary's size when it has none."""
+    token = vocabulary.id_to_token(index) if index >= 0 else None
+    if token is None:
+        size = vocabulary.get_vocab_size(with_added_tokens=True)
+        raise ValueError(f"id {index} is outside the {side} vocabulary of size {size} (ids 0 to {size - 1})")
+    return token
 
 
 def _load(path: str | None, side: str) -> Tokenizer:

@@ -51,6 +51,9 @@ class OneLayerTranslatorConfig(PretrainedConfig):
             it the embeddings enter attention at the scale of ``initializer_range`` and the query/key
             weights must first grow ~100x before attention can sharpen.
         freeze_src_embeddings, freeze_tgt_embeddings: keep the source embedding / head weights fixed.
+        pad_token_id, unk_token_id, bos_token_id, eos_token_id: ids in the target vocabulary (what the model writes).
+        src_pad_token_id: the id that pads ``input_ids`` when the source vocabulary gives ``<pad>`` another id (a
+            special token added after training gets each side's next id); None: ``pad_token_id``.
         embedding_init: where the embeddings came from and their coverage (written by
             ``hf_onelayer.embeddings``), so a saved model documents its origin.
     """
@@ -77,6 +80,7 @@ class OneLayerTranslatorConfig(PretrainedConfig):
     unk_token_id: int | None = 1
     bos_token_id: int | None = 2
     eos_token_id: int | None = 3
+    src_pad_token_id: int | None = None
     tie_word_embeddings: bool = False
     src_embedding_dim: int | None = None
     tgt_embedding_dim: int | None = None
@@ -112,20 +116,29 @@ class OneLayerTranslatorConfig(PretrainedConfig):
             raise OneLayerConfigError(f"{type(self).__name__}.decode_length_offset must be >= 0, "
                                       f"got {self.decode_length_offset!r}")
         check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id"),
-                     min(self.src_vocab_size, self.tgt_vocab_size))
+                     self.src_vocab_size, self.tgt_vocab_size)
+
+    @property
+    def source_pad_token_id(self) -> int | None:
+        """The id that pads ``input_ids``: ``src_pad_token_id``, else ``pad_token_id``."""
+        return self.pad_token_id if self.src_pad_token_id is None else self.src_pad_token_id
 
 
-def check_ranges(config, positive, token_ids, vocab: int):
+def check_ranges(config, positive, token_ids, src_vocab: int, tgt_vocab: int):
     """Raise ``OneLayerConfigError`` naming the first field out of range: ``positive`` fields (None allowed)
-    must be finite and > 0, the dropout probabilities in [0, 1), the ``token_ids`` that are set inside
-    ``vocab``, and ``max_position_embeddings`` must leave room for <bos>, a token and <eos>."""
+    must be finite and > 0, the dropout probabilities in [0, 1), the target-side ``token_ids`` that are set
+    inside ``tgt_vocab``, the source padding id inside ``src_vocab``, and ``max_position_embeddings`` must
+    leave room for <bos>, a token and <eos>."""
     checks = [(name, "finite and > 0", 0 < getattr(config, name) < math.inf)
               for name in positive if getattr(config, name) is not None]
     checks += [("max_position_embeddings", ">= 3 (<bos>, one token, <eos>)", config.max_position_embeddings >= 3)]
     checks += [(name, "in [0, 1)", 0 <= getattr(config, name) < 1)
                for name in ("hidden_dropout_prob", "attention_probs_dropout_prob")]
-    checks += [(name, f"inside the vocabularies (< {vocab})", 0 <= getattr(config, name) < vocab)
+    checks += [(name, f"inside the target vocabulary (< {tgt_vocab})", 0 <= getattr(config, name) < tgt_vocab)
                for name in token_ids if getattr(config, name) is not None]
+    source_pad = "pad_token_id" if config.src_pad_token_id is None else "src_pad_token_id"
+    if getattr(config, source_pad) is not None:
+        checks += [(source_pad, f"inside the source vocabulary (< {src_vocab})", 0 <= getattr(config, source_pad) < src_vocab)]
     for name, wanted, ok in checks:
         if not ok:
             raise OneLayerConfigError(f"{type(config).__name__}.{name} must be {wanted}, got {getattr(config, name)!r}")

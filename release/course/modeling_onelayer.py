@@ -62,7 +62,7 @@ class OneLayerEmbeddings(nn.Module):
     def __init__(self, config: OneLayerTranslatorConfig):
         super().__init__()
         dim = config.src_embedding_dim or config.hidden_size
-        self.word_embeddings = nn.Embedding(config.src_vocab_size, dim, padding_idx=config.pad_token_id)
+        self.word_embeddings = nn.Embedding(config.src_vocab_size, dim, padding_idx=config.source_pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, dim)
         self.LayerNorm = nn.LayerNorm(dim, eps=config.layer_norm_eps) if config.embedding_layer_norm else None
         self.projection = nn.Linear(dim, config.hidden_size, bias=False) if config.src_embedding_dim else None
@@ -220,7 +220,24 @@ class LinearCrossEntropy(torch.autograd.Function):
 
 class OneLayerModelMixin:
     """What both models share with transformers: ``from_pretrained`` re-applies the config's freezing
-    (``apply_freezing``; loading recreates the parameters), and ``set_attn_implementation`` works."""
+    (``apply_freezing``; loading recreates the parameters), ``set_attn_implementation`` works, and
+    ``resize_token_embeddings`` keeps the source and target vocabulary sizes in step."""
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
+                                mean_resizing: bool = True) -> nn.Embedding:
+        """Resize the source embedding to ``new_num_tokens`` rows (``len(tokenizer)``: the source side is the one in
+        use). ``add_tokens`` adds each token to both vocabularies, so the target tables (embedding, head) gain or
+        lose as many rows; the config's vocabulary sizes follow. Returns the new source embedding."""
+        source = self.get_input_embeddings()
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return source
+        rows, padding_idx = source.num_embeddings, source.padding_idx  # the resize may reuse the module
+        resized = self._get_resized_embeddings(source, new_num_tokens, pad_to_multiple_of, mean_resizing)
+        resized.padding_idx = padding_idx
+        self._resize_vocabularies(resized, resized.num_embeddings - rows, mean_resizing)
+        self.tie_weights()
+        self.apply_freezing()
+        return self.get_input_embeddings()
 
     @classmethod
     def _can_set_attn_implementation(cls) -> bool:
@@ -278,6 +295,13 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
 
+    def _resize_vocabularies(self, source: nn.Embedding, added: int, mean_resizing: bool) -> None:
+        """The source table is ``source``; the head gains ``added`` target rows."""
+        self.set_input_embeddings(source)
+        self.lm_head = self._get_resized_lm_head(self.lm_head, self.config.tgt_vocab_size + added, mean_resizing=mean_resizing)
+        self.config.src_vocab_size = source.num_embeddings
+        self.config.tgt_vocab_size += added
+
     def _check_inputs(self, input_ids: torch.Tensor | None, labels: torch.Tensor | None,
                       inputs_embeds: torch.Tensor | None = None):
         if (input_ids is None) == (inputs_embeds is None):
@@ -293,18 +317,8 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             )
         if labels is not None and labels.shape != shape:
             raise ValueError(f"labels must have the shape of input_ids {shape}, got {tuple(labels.shape)}")
-        if torch.compiler.is_compiling():  # the id checks read tensor values: skipped while tracing
-            return
-        vocab = self.config.src_vocab_size
-        if input_ids is not None and input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
-            bad = input_ids[(input_ids < 0) | (input_ids >= vocab)][0].item()
-            raise ValueError(f"input_ids contain id {bad}, outside the source vocabulary [0, {vocab})")
-        if labels is not None:
-            real = labels[labels != -100]
-            vocab = self.config.tgt_vocab_size
-            if real.numel() and (int(real.min()) < 0 or int(real.max()) >= vocab):
-                bad = real[(real < 0) | (real >= vocab)][0].item()
-                raise ValueError(f"labels contain id {bad}, outside the target vocabulary [0, {vocab}) and not -100")
+        check_ids(input_ids, self.config.src_vocab_size, "input_ids", "source")
+        check_ids(labels, self.config.tgt_vocab_size, "labels", "target")
 
     def forward(
         self,
@@ -319,7 +333,7 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
     ) -> OneLayerTranslatorOutput | tuple:
         r"""
-        input_ids: (B, T) source token ids, padded with ``pad_token_id``.
+        input_ids: (B, T) source token ids, padded with ``config.source_pad_token_id``.
         attention_mask: (B, T), 1 for real source tokens and 0 for padding (keys that get no weight).
             Padded positions still produce predictions: the target may be longer than the source.
         labels: (B, T) target token ids aligned with the positions, -100 where nothing is predicted.
@@ -387,7 +401,7 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
                 raise ValueError("labels longer than inputs_embeds: pad inputs_embeds to the labels' length")
             if attention_mask is None:
                 attention_mask = torch.ones_like(input_ids)
-            input_ids = F.pad(input_ids, (0, extra), value=self.config.pad_token_id)
+            input_ids = F.pad(input_ids, (0, extra), value=self.config.source_pad_token_id)
             attention_mask = F.pad(attention_mask, (0, extra), value=0)
         else:
             labels = F.pad(labels, (0, -extra), value=-100)
@@ -423,11 +437,24 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         width = max(limits + [input_ids.shape[1]])
         pad = width - input_ids.shape[1]
         if pad > 0:
-            input_ids = F.pad(input_ids, (0, pad), value=self.config.pad_token_id)
+            input_ids = F.pad(input_ids, (0, pad), value=self.config.source_pad_token_id)
             attention_mask = F.pad(attention_mask, (0, pad), value=0)
         logits = self(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).logits
         predicted = logits.argmax(dim=-1).tolist()
         return [cut_at_eos(row[1:limit], self.config.eos_token_id) for row, limit in zip(predicted, limits)]
+
+
+def check_ids(ids: torch.Tensor | None, vocab_size: int, name: str, side: str) -> None:
+    """``ValueError`` naming the first id of ``ids`` outside ``[0, vocab_size)`` (-100, the ignored label, aside),
+    before an embedding lookup or a loss fails on it. One min and one max; skipped while compiling (they read
+    tensor values)."""
+    if ids is None or not ids.numel() or torch.compiler.is_compiling():
+        return
+    real = ids[ids != -100] if name == "labels" else ids
+    if real.numel() and (int(real.min()) < 0 or int(real.max()) >= vocab_size):
+        bad = real[(real < 0) | (real >= vocab_size)][0].item()
+        raise ValueError(f"{name} contain id {bad}, outside the {side} vocabulary of size {vocab_size} (ids 0 to "
+                         f"{vocab_size - 1}{', or -100' if name == 'labels' else ''})")
 
 
 def cut_at_eos(ids: list[int], eos_token_id: int) -> list[int]:

@@ -11,8 +11,10 @@ it imports only third-party libraries.
 """
 
 from transformers import Pipeline
+from transformers.utils import logging
 
 TASK = "onelayer-translation"
+logger = logging.get_logger(__name__)
 
 
 class OneLayerTranslationPipeline(Pipeline):
@@ -20,18 +22,44 @@ class OneLayerTranslationPipeline(Pipeline):
     (``num_beams``, ``max_new_tokens`` and other generation flags pass through), the greedy read-out
     for the course model."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit, length = self.model.config.max_position_embeddings, self.tokenizer.model_max_length
+        if length != limit and length < 1e20:  # a folder saved before the two were kept equal (1e30: never set)
+            logger.warning(f"the tokenizer's model_max_length is {length} but the model's max_position_embeddings is "
+                           f"{limit}; inputs are cut to {limit} tokens")
+
     def __call__(self, inputs, **kwargs):
-        result = super().__call__(inputs, **kwargs)
-        if isinstance(inputs, list):  # one dict per sentence, as transformers' translation pipeline gave
-            return [item[0] for item in result]
-        return result
+        """A string gives its list of ``{"translation_text"}`` (``num_return_sequences`` of them, 1 by default); a list
+        gives one such list per string, or one dict per string when a single sequence is asked for. A blank string
+        translates to "" without running the model; an empty list gives an empty list."""
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(texts, list):
+            return super().__call__(inputs, **kwargs)  # preprocess names the type it cannot take
+        copies = kwargs.get("num_return_sequences") or 1
+        blank = [isinstance(t, str) and not t.strip() for t in texts]
+        self._warn_truncated(texts)
+        ran = iter(super().__call__([t for t, b in zip(texts, blank) if not b], **kwargs) if not all(blank) else [])
+        rows = [[{"translation_text": ""}] * copies if b else next(ran) for b in blank]
+        if isinstance(inputs, str):
+            return rows[0]
+        return rows if copies > 1 else [row[0] for row in rows]  # one dict per sentence, as transformers' gave
+
+    def _warn_truncated(self, texts) -> None:
+        """One warning per call naming the limit and how many inputs are cut to it."""
+        limit = self.model.config.max_position_embeddings
+        extra = self.tokenizer.num_special_tokens_to_add()
+        cut = sum(isinstance(t, str) and len(self.tokenizer.tokenize(t)) + extra > limit for t in texts)
+        if cut:
+            logger.warning(f"{cut} of {len(texts)} inputs are longer than max_position_embeddings={limit} tokens and "
+                           f"were cut to {limit}")
 
     def _sanitize_parameters(self, **generate_kwargs):
         return {}, generate_kwargs, {}
 
     def preprocess(self, text: str):
         if not isinstance(text, str):
-            raise TypeError(f"{TASK} takes German text (a string or a list of strings), got {type(text).__name__}")
+            raise TypeError(f"{TASK} takes source-language text (a string or a list of strings), got {type(text).__name__}")
         return self.tokenizer([text], truncation=True, max_length=self.model.config.max_position_embeddings,
                               return_tensors="pt")
 

@@ -9,7 +9,7 @@ from typing import Literal
 from huggingface_hub.dataclasses import strict
 from transformers import PretrainedConfig
 
-from .configuration_onelayer import check_ranges, check_unknown
+from .configuration_onelayer import OneLayerTranslatorConfig, check_ranges, check_unknown
 
 
 @strict(accept_kwargs=True)
@@ -35,6 +35,9 @@ class OneLayerSeq2SeqConfig(PretrainedConfig):
         attention_probs_dropout_prob: dropout on the attention weights.
         norm_position: ``"post"`` (add & norm) or ``"pre"`` (norm, add; a final LayerNorm per stack).
         tie_word_embeddings: the head reuses the decoder's token embedding.
+        pad_token_id, unk_token_id, bos_token_id, eos_token_id, decoder_start_token_id: ids in the target vocabulary.
+        src_pad_token_id: the id that pads ``input_ids`` when a separate source vocabulary gives ``<pad>`` another
+            id; None: ``pad_token_id``.
         freeze_src_embeddings, freeze_tgt_embeddings, embedding_init: as in the course model's config
             (pretrained initialisers record their origin here).
     """
@@ -63,6 +66,7 @@ class OneLayerSeq2SeqConfig(PretrainedConfig):
     bos_token_id: int | None = 2
     eos_token_id: int | None = 3
     decoder_start_token_id: int | None = 2
+    src_pad_token_id: int | None = None
     is_encoder_decoder: bool = True
     use_cache: bool = True
     tie_word_embeddings: bool = True
@@ -88,7 +92,9 @@ class OneLayerSeq2SeqConfig(PretrainedConfig):
                     "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size", "max_position_embeddings",
                     "layer_norm_eps", "initializer_range"]
         check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id",
-                                      "decoder_start_token_id"), min(self.vocab_size, self.src_vocab_size or self.vocab_size))
+                                      "decoder_start_token_id"), self.src_vocab_size or self.vocab_size, self.vocab_size)
+
+    source_pad_token_id = OneLayerTranslatorConfig.source_pad_token_id
 
 
 __all__ = ["OneLayerSeq2SeqConfig"]

@@ -23,26 +23,29 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from .configuration_seq2seq import OneLayerSeq2SeqConfig
-from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, OneLayerModelMixin
+from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, OneLayerModelMixin, check_ids
 
 
 class Seq2SeqEmbeddings(nn.Module):
     """Token embedding + learned position embedding (from ``past_length`` on), LayerNorm, dropout."""
 
-    def __init__(self, config: OneLayerSeq2SeqConfig, vocab_size: int):
+    def __init__(self, config: OneLayerSeq2SeqConfig, vocab_size: int, padding_idx: int | None):
         super().__init__()
-        self.embed_tokens = nn.Embedding(vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.embed_tokens = nn.Embedding(vocab_size, config.hidden_size, padding_idx=padding_idx)
         self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids: torch.LongTensor, past_length: int = 0) -> torch.Tensor:
-        length = input_ids.shape[1]
+    def forward(self, input_ids: torch.LongTensor | None, past_length: int = 0,
+                inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        """Token ids (B, T), or their embeddings ``inputs_embeds`` (B, T, C) -> (B, T, C)."""
+        tokens = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, C)
+        length = tokens.shape[1]
         if past_length + length > self.embed_positions.num_embeddings:
             raise ValueError(f"a sequence of {past_length + length} tokens is longer than max_position_embeddings="
                              f"{self.embed_positions.num_embeddings}; truncate it or generate fewer tokens")
-        positions = torch.arange(past_length, past_length + length, device=input_ids.device)  # (T,)
-        return self.dropout(self.LayerNorm(self.embed_tokens(input_ids) + self.embed_positions(positions)))
+        positions = torch.arange(past_length, past_length + length, device=tokens.device)  # (T,)
+        return self.dropout(self.LayerNorm(tokens + self.embed_positions(positions)))
 
 
 class Seq2SeqAttention(nn.Module):
@@ -144,7 +147,8 @@ class DecoderLayer(GradientCheckpointingLayer):
 
 
 def source_key_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> torch.BoolTensor:
-    """(B, 1, 1, S): True at real source tokens (every token when ``attention_mask`` is None)."""
+    """(B, 1, 1, S): True at real source tokens (every token when ``attention_mask`` is None); ``input_ids``:
+    anything of shape (B, S)."""
     if attention_mask is None:
         return torch.ones(input_ids.shape[0], 1, 1, input_ids.shape[1], dtype=torch.bool, device=input_ids.device)
     if attention_mask.shape != input_ids.shape:
@@ -160,15 +164,18 @@ class Seq2SeqEncoder(nn.Module):
 
     def __init__(self, config: OneLayerSeq2SeqConfig):
         super().__init__()
-        self.embeddings = Seq2SeqEmbeddings(config, config.src_vocab_size or config.vocab_size)
+        self.embeddings = Seq2SeqEmbeddings(config, config.src_vocab_size or config.vocab_size, config.source_pad_token_id)
         self.layers = nn.ModuleList(EncoderLayer(config, i) for i in range(config.encoder_layers))
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) \
             if config.norm_position == "pre" else None
 
-    def forward(self, input_ids, attention_mask=None, output_attentions=False, output_hidden_states=False,
-                return_dict=True, **kwargs) -> BaseModelOutput:
-        mask = source_key_mask(attention_mask, input_ids)
-        x = self.embeddings(input_ids)  # (B, S, C)
+    def forward(self, input_ids=None, attention_mask=None, output_attentions=False, output_hidden_states=False,
+                return_dict=True, inputs_embeds=None, **kwargs) -> BaseModelOutput:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids and inputs_embeds")
+        mask = source_key_mask(attention_mask, input_ids if input_ids is not None else inputs_embeds[..., 0])
+        check_ids(input_ids, self.embeddings.embed_tokens.num_embeddings, "input_ids", "source")
+        x = self.embeddings(input_ids, inputs_embeds=inputs_embeds)  # (B, S, C)
         states, attentions = [x], []
         for layer in self.layers:
             x, weights = layer(x, mask, output_attentions)
@@ -185,17 +192,18 @@ class Seq2SeqDecoder(nn.Module):
 
     def __init__(self, config: OneLayerSeq2SeqConfig):
         super().__init__()
-        self.embeddings = Seq2SeqEmbeddings(config, config.vocab_size)
+        self.embeddings = Seq2SeqEmbeddings(config, config.vocab_size, config.pad_token_id)
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.decoder_layers))
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) \
             if config.norm_position == "pre" else None
 
-    def forward(self, input_ids, memory, source_mask, cache=None, output_attentions=False, output_hidden_states=False):
+    def forward(self, input_ids, memory, source_mask, cache=None, output_attentions=False, output_hidden_states=False,
+                inputs_embeds=None):
         past = cache.get_seq_length() if cache is not None else 0
-        T = input_ids.shape[1]
-        x = self.embeddings(input_ids, past)  # (B, T, C)
-        keys = torch.arange(past + T, device=input_ids.device)
-        causal = (keys[None, :] <= past + torch.arange(T, device=input_ids.device)[:, None])[None, None]  # (1, 1, T, past+T)
+        x = self.embeddings(input_ids, past, inputs_embeds)  # (B, T, C)
+        T = x.shape[1]
+        keys = torch.arange(past + T, device=x.device)
+        causal = (keys[None, :] <= past + torch.arange(T, device=x.device)[:, None])[None, None]  # (1, 1, T, past+T)
         states, self_attentions, cross_attentions = [x], [], []
         for layer in self.layers:
             x, self_weights, cross_weights = layer(x, causal, memory, source_mask, cache, output_attentions)
@@ -258,6 +266,21 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
 
+    def _resize_vocabularies(self, source: nn.Embedding, added: int, mean_resizing: bool) -> None:
+        """The encoder's table is ``source``; the decoder's table and the head gain ``added`` rows (a joint
+        vocabulary: they are ``source`` again, once tied)."""
+        self.set_input_embeddings(source)
+        if self.config.src_vocab_size is None:
+            self.decoder.embeddings.embed_tokens = source  # one table; tie_weights shares it with the head
+        else:
+            target = self._get_resized_embeddings(self.decoder.embeddings.embed_tokens, self.config.vocab_size + added,
+                                                  mean_resizing=mean_resizing)
+            target.padding_idx = self.config.pad_token_id
+            self.decoder.embeddings.embed_tokens = target
+            self.config.src_vocab_size = source.num_embeddings
+        self.lm_head = self._get_resized_lm_head(self.lm_head, self.config.vocab_size + added, mean_resizing=mean_resizing)
+        self.config.vocab_size += added
+
     def get_encoder(self, modality: str | None = None) -> Seq2SeqEncoder:
         return self.encoder
 
@@ -282,6 +305,8 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
         return_dict: bool | None = None,
         loss_positions_only: bool = False,  # no "label" in the name: Trainer would take it for a label column
         smoothing: float = 0.0,
+        inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None,
     ) -> Seq2SeqLMOutput | tuple:
         r"""
         input_ids, attention_mask: (B, S) source ids and 1 for real tokens, 0 for padding.
@@ -295,6 +320,7 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
         loss_positions_only: training's path: the head and cross-entropy run fused, only at labelled
             positions (:class:`LinearCrossEntropy`); the loss is the same and ``logits`` is None.
         smoothing: label smoothing of that training loss (only with ``loss_positions_only``).
+        inputs_embeds, decoder_inputs_embeds: (B, S, C) / (B, T, C) token embeddings instead of the ids.
         """
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
@@ -303,10 +329,11 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
         if smoothing and not loss_positions_only:
             raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
         if labels is not None:
+            check_ids(labels, config.vocab_size, "labels", "target")
             use_cache = False
-            if decoder_input_ids is None:
+            if decoder_input_ids is None and decoder_inputs_embeds is None:
                 decoder_input_ids = self.prepare_decoder_input_ids_from_labels(labels)
-        if decoder_input_ids is None:
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError("forward needs decoder_input_ids or labels (generate() makes them itself)")
         use_cache = config.use_cache if use_cache is None else use_cache
         if use_cache and cache is None:
@@ -315,16 +342,19 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
             cache = None
 
         if encoder_outputs is None:
-            if input_ids is None:
-                raise ValueError("forward needs input_ids or encoder_outputs")
-            encoder_outputs = self.encoder(input_ids, attention_mask, output_attentions, output_hidden_states)
+            if input_ids is None and inputs_embeds is None:
+                raise ValueError("forward needs input_ids, inputs_embeds or encoder_outputs")
+            encoder_outputs = self.encoder(input_ids, attention_mask, output_attentions, output_hidden_states,
+                                           inputs_embeds=inputs_embeds)
         elif isinstance(encoder_outputs, tuple):
             encoder_outputs = BaseModelOutput(*encoder_outputs)
         memory = encoder_outputs.last_hidden_state  # (B, S, C)
         source_mask = source_key_mask(attention_mask, memory[..., 0])
+        check_ids(decoder_input_ids, config.vocab_size, "decoder_input_ids", "target")
 
         hidden, states, self_attentions, cross_attentions = self.decoder(
-            decoder_input_ids, memory, source_mask, cache, output_attentions, output_hidden_states)  # (B, T, C)
+            decoder_input_ids, memory, source_mask, cache, output_attentions, output_hidden_states,
+            decoder_inputs_embeds)  # (B, T, C)
         loss = logits = None
         if loss_positions_only:
             if labels is None:

@@ -15,8 +15,9 @@ libraries, never ``hf_onelayer`` by name.
 
 import os
 import re
+from contextlib import contextmanager
 
-from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE, WordLevel, WordPiece
 from tokenizers.trainers import BpeTrainer, WordLevelTrainer, WordPieceTrainer
 from transformers import PreTrainedTokenizer
@@ -93,11 +94,23 @@ def train_joint_bpe(texts, vocab_size: int = 8000, min_frequency: int = 2) -> To
 
 
 class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
-    """Source (German) and target (English) word-level vocabularies behind one Hugging Face tokenizer.
+    """Source and target vocabularies (``source_lang`` / ``target_lang``, German and English by default)
+    behind one Hugging Face tokenizer.
 
-    Both vocabularies give the special tokens the same ids: <pad>=0, <unk>=1, <s>=2, </s>=3.
-    Encoded sequences are ``<s> w1 ... wn </s>``. Ids are decoded with the target vocabulary
-    (outputs are English); :meth:`convert_source_ids_to_tokens` reads source ids.
+    Encoded sequences are ``<s> w1 ... wn </s>``. One side is in use at a time: the source, except while
+    encoding ``text_target`` or inside :meth:`as_target_tokenizer`. ``len``, ``get_vocab``,
+    ``convert_tokens_to_ids`` and ``convert_ids_to_tokens`` read the side in use; ``decode`` reads the
+    target (outputs are English).
+
+    Trained vocabularies give the special tokens the same ids: <pad>=0, <unk>=1, <s>=2, </s>=3. A special
+    token added later (``from_pretrained(..., pad_token="<p>")``) gets each side's next id, so vocabularies
+    of different sizes give it two ids. ``pad_token_id``, ``bos_token_id``, ``eos_token_id`` and
+    ``unk_token_id`` are then the target's, the ids the model writes and its config holds (Trainer copies
+    them into the config, ``generate`` stops at them); :attr:`src_pad_token_id` is the source's padding.
+    Encoding and padding each side use that side's own ids.
+
+    :meth:`convert_source_ids_to_tokens` and :meth:`convert_target_ids_to_tokens` name their side.
+    ``add_tokens`` adds to both sides, each giving the next free id of its own.
     """
 
     vocab_files_names = {
@@ -105,6 +118,7 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         "target_tokenizer_file": "target_tokenizer.json",
     }
     model_input_names = ["input_ids", "attention_mask"]
+    _ids_follow_side = False  # True while encoding or padding: the special ids are then the side in use's
 
     def __init__(
         self,
@@ -117,22 +131,20 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         bos_token="<s>",
         eos_token="</s>",
         min_frequency: int | None = None,
+        source_lang: str = "de",
+        target_lang: str = "en",
         **kwargs,
     ):
         self.min_frequency = min_frequency  # recorded in tokenizer_config.json
+        self.source_lang, self.target_lang = source_lang, target_lang  # the dataset columns (language codes), as Marian
         self.source = source_tokenizer if source_tokenizer is not None else _load(source_tokenizer_file, "source")
         self.target = target_tokenizer if target_tokenizer is not None else _load(target_tokenizer_file, "target")
-        for token in (pad_token, unk_token, bos_token, eos_token):
-            ids = (self.source.token_to_id(str(token)), self.target.token_to_id(str(token)))
-            if ids[0] is None or ids[0] != ids[1]:
-                raise ValueError(
-                    f"special token {token!r} must have the same id in both vocabularies, got source/target ids {ids}"
-                )
         self._current = self.source
         kwargs.setdefault("special_tokens_pattern", "bos_eos")
         kwargs.setdefault("clean_up_tokenization_spaces", False)
+        # special tokens missing from a vocabulary (an override such as pad_token="<p>") are added to it here
         super().__init__(pad_token=pad_token, unk_token=unk_token, bos_token=bos_token, eos_token=eos_token,
-                         min_frequency=min_frequency, **kwargs)
+                         min_frequency=min_frequency, source_lang=source_lang, target_lang=target_lang, **kwargs)
 
     @classmethod
     def train_new(cls, source_texts, target_texts, min_frequency: int = 2, model: str = "word",
@@ -170,10 +182,76 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
     def _switch_to_target_mode(self):
         self._current = self.target
 
+    @contextmanager
+    def as_target_tokenizer(self):
+        """Within the block the target side is in use: ``tok(texts)`` encodes English, ``convert_*`` and
+        ``len`` read the target vocabulary."""
+        previous, inside = self._current, self._in_target_context_manager
+        self._in_target_context_manager = True  # __call__ then keeps the side
+        self._switch_to_target_mode()
+        try:
+            yield self
+        finally:
+            self._current, self._in_target_context_manager = previous, inside
+
+    def _special_id(self, name: str) -> int | None:
+        token = getattr(self, name)
+        return None if token is None else (self._current if self._ids_follow_side else self.target).token_to_id(token)
+
+    pad_token_id = property(lambda self: self._special_id("pad_token"), doc="<pad> of the target vocabulary.")
+    bos_token_id = property(lambda self: self._special_id("bos_token"), doc="<s> of the target vocabulary.")
+    eos_token_id = property(lambda self: self._special_id("eos_token"), doc="</s> of the target vocabulary.")
+    unk_token_id = property(lambda self: self._special_id("unk_token"), doc="<unk> of the target vocabulary.")
+
+    @property
+    def src_pad_token_id(self) -> int | None:
+        """<pad> of the source vocabulary: what pads ``input_ids``."""
+        return None if self.pad_token is None else self.source.token_to_id(self.pad_token)
+
+    @contextmanager
+    def _ids_of_side_in_use(self):
+        previous, self._ids_follow_side = self._ids_follow_side, True
+        try:
+            yield
+        finally:
+            self._ids_follow_side = previous
+
+    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None) -> list[int]:
+        with self._ids_of_side_in_use():  # <s> ... </s> of the side being encoded
+            return super().build_inputs_with_special_tokens(token_ids_0, token_ids_1)
+
+    def _pad(self, *args, **kwargs) -> dict:
+        with self._ids_of_side_in_use():  # tok.pad(...) pads input_ids with the source's <pad>
+            return super()._pad(*args, **kwargs)
+
     @property
     def vocab_size(self) -> int:
-        """Size of the side in use: the source vocabulary, except while encoding ``text_target``."""
+        """Size of the side in use without added tokens (``len(tok)`` counts them)."""
+        return self._current.get_vocab_size(with_added_tokens=False)
+
+    def __len__(self) -> int:
         return self._current.get_vocab_size(with_added_tokens=True)
+
+    def _add_tokens(self, new_tokens, special_tokens: bool = False) -> int:
+        """Add tokens to both vocabularies (their `tokenizers` files, so saving keeps them). Each side gives a new
+        token its own next id. Returns how many tokens the side in use gained."""
+        tokens = []
+        for token in new_tokens or []:
+            if isinstance(token, str):
+                special = special_tokens or token in self.all_special_tokens
+                token = AddedToken(token, special=special, normalized=not special)
+            if str(token):
+                tokens.append(token)
+        before = len(self)
+        for side in {id(self.source): self.source, id(self.target): self.target}.values():
+            if special_tokens:
+                side.add_special_tokens(tokens)
+                continue
+            # a normalised token is matched in normalised text ("Katze" in "katze" on a lowercasing side)
+            side.add_tokens([AddedToken(side.normalizer.normalize_str(t.content), single_word=t.single_word,
+                                        lstrip=t.lstrip, rstrip=t.rstrip, normalized=True, special=t.special)
+                             if t.normalized and side.normalizer is not None else t for t in tokens])
+        return len(self) - before
 
     @property
     def src_vocab_size(self) -> int:
@@ -191,15 +269,22 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
 
     def _convert_token_to_id(self, token: str) -> int:
         index = self._current.token_to_id(token)
-        return self.source.token_to_id(str(self.unk_token)) if index is None else index
+        return self._current.token_to_id(str(self.unk_token)) if index is None else index
 
     def _convert_id_to_token(self, index: int) -> str:
-        token = self.target.id_to_token(index)
-        return str(self.unk_token) if token is None else token
+        return _token_of(self._current, index, "target" if self._current is self.target else "source")
+
+    def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
+        with self.as_target_tokenizer():  # the models write target text
+            return super()._decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces, **kwargs)
 
     def convert_source_ids_to_tokens(self, ids: list[int]) -> list[str]:
         """Source (German) tokens of ``ids``, e.g. to label attention heatmaps."""
-        return [self.source.id_to_token(int(i)) or str(self.unk_token) for i in ids]
+        return [_token_of(self.source, int(i), "source") for i in ids]
+
+    def convert_target_ids_to_tokens(self, ids: list[int]) -> list[str]:
+        """Target (English) tokens of ``ids``, e.g. of a model's output."""
+        return [_token_of(self.target, int(i), "target") for i in ids]
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         if isinstance(self.target.decoder, decoders.Metaspace):
@@ -214,6 +299,15 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
             tokenizer.save(path)
             paths.append(path)
         return tuple(paths)
+
+
+def _token_of(vocabulary: Tokenizer, index: int, side: str) -> str:
+    """The token of ``index``; ``ValueError`` naming the id and the vocabulary's size when it has none."""
+    token = vocabulary.id_to_token(index) if index >= 0 else None
+    if token is None:
+        size = vocabulary.get_vocab_size(with_added_tokens=True)
+        raise ValueError(f"id {index} is outside the {side} vocabulary of size {size} (ids 0 to {size - 1})")
+    return token
 
 
 def _load(path: str | None, side: str) -> Tokenizer:
