@@ -19,6 +19,8 @@ COMMANDS = {
     "model-card": ("hf_onelayer.commands.model_card", "write the model card of a trained run from its metrics"),
     "push": ("hf_onelayer.commands.push", "push a saved model (weights, tokenizer, code, card) to the Hub; token from HF_TOKEN"),
     "analyze": ("hf_onelayer.commands.analyze", "attention studies (simulate --study N) and trained-model analysis (model)"),
+    "distill": ("hf_onelayer.commands.distill", "a teacher's beam translations of the training split, for a student (resumable)"),
+    "average": ("hf_onelayer.commands.average", "the mean of several checkpoints' weights as one saved model"),
     "export-ct2": ("hf_onelayer.commands.export_ct2", "a saved encoder-decoder as a CTranslate2 folder (int8/int16/float32) for fast CPU translation"),
     "explore": ("hf_onelayer.commands.explore", "the attention explorer in the browser (Gradio): translate, heatmaps, Problem 1 live"),
 }

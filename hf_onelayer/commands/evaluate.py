@@ -4,6 +4,7 @@
     hf-onelayer evaluate --model DIR --data_dir FOLDER --split test_2017_flickr     # any NAME.de / NAME.en pair
     hf-onelayer evaluate --model DIR --source_file sources.de --reference_file references.en
     hf-onelayer evaluate --engine ctranslate2 --model CT2_DIR --data_dir FOLDER --split test   # BLEU, chrF
+    hf-onelayer evaluate --model DIR --data_dir FOLDER --sweep length_penalty=0.6,0.8,1.0,1.2 num_beams=4,5,8
 
 The language pair is the model's (its tokenizer's ``source_lang`` / ``target_lang``): a French model reads
 ``NAME.fr`` / ``NAME.en``.
@@ -13,9 +14,13 @@ source lengths differ (``perplexity_len_diff_*``, see ``metrics.py``). It runs t
 the numbers match.
 """
 
+import itertools
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Literal
+
+from tqdm.auto import tqdm
 
 from ..arguments import parse, require_at_least_one
 from ..errors import UserError
@@ -47,6 +52,74 @@ class EvaluateArguments:
     num_beams: int | None = field(default=None, metadata={"help": "encoder-decoder: beam width (default: the model's, 5)"})
     max_length: int | None = field(default=None, metadata={"help": "encoder-decoder: output positions, <s> included"})
     length_penalty: float | None = field(default=None, metadata={"help": "encoder-decoder: beam length penalty"})
+    sweep: list[str] = field(default_factory=list, metadata={
+        "help": "encoder-decoder: NAME=V1,V2 ... for num_beams and length_penalty; every combination is scored on "
+                "--split (val), the table written beside the model, the best BLEU's values into its "
+                "generation_config.json"})
+
+
+SWEEPABLE = {"num_beams": int, "length_penalty": float}
+
+
+def sweep_grid(args) -> list[dict]:
+    """Every combination of the ``--sweep NAME=V1,V2`` values ([] without --sweep), refusing what cannot be swept."""
+    if not args.sweep:
+        return []
+    if args.model is None or not os.path.isdir(args.model):
+        raise UserError(f"--sweep writes the chosen values into a model folder: --model {args.model} is not a folder")
+    axes = {}
+    for item in args.sweep:
+        name, _, values = item.partition("=")
+        if name not in SWEEPABLE or not values:
+            raise UserError(f"--sweep {item}: give NAME=V1,V2 with NAME one of {', '.join(SWEEPABLE)}")
+        try:
+            axes[name] = [SWEEPABLE[name](v) for v in values.split(",")]
+        except ValueError:
+            raise UserError(f"--sweep {item}: {name} takes {SWEEPABLE[name].__name__} values") from None
+        if name == "num_beams" and min(axes[name]) < 1:
+            raise UserError(f"--sweep {item}: num_beams must be >= 1")
+        if getattr(args, name) is not None:
+            raise UserError(f"--{name} and --sweep {name}=...: give one")
+    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+
+
+def sweep(args, grid: list[dict], dataset, tokenizer, run=None, model=None) -> dict:
+    """Score every setting of ``grid`` on ``dataset``; write the table beside the model and the best BLEU's values
+    into its generation_config.json (the first of equal scores wins)."""
+    from transformers import GenerationConfig
+
+    references = list(dataset[tokenizer.target_lang])
+    rows = []
+    for setting in tqdm(grid, desc="sweep"):
+        search = {"max_length": args.max_length, **setting}
+        if run is not None:  # the CTranslate2 path: one translator, a new search each time
+            scores = corpus_scores(run.engine.translate(list(dataset[tokenizer.source_lang]), batch_size=args.batch_size,
+                                                        **search), references)
+        else:
+            scores = evaluate_model(model, tokenizer, dataset, args.batch_size, **search)
+        rows.append({**setting, **{k: scores[k] for k in ("bleu", "bleu_cased", "chrf")}})
+    best = max(rows, key=lambda row: row["bleu"])
+    chosen = {name: best[name] for name in grid[0]}
+    config = GenerationConfig.from_pretrained(args.model)
+    config.update(**chosen)
+    if config.num_beams == 1:  # greedy: a length penalty means nothing, and transformers refuses to save one
+        config.length_penalty = 1.0
+    chosen = {name: getattr(config, name) for name in chosen}  # what generation_config.json now holds
+    config.save_pretrained(args.model)
+    names = list(grid[0])
+    table = [f"| {' | '.join(names)} | BLEU | BLEU cased | chrF |", "|" + " --- |" * (len(names) + 3)]
+    table += [f"| {' | '.join(str(row[n]) for n in names)} | {row['bleu']:.2f} | {row['bleu_cased']:.2f} | "
+              f"{row['chrf']:.2f} |" for row in rows]
+    stem = os.path.join(args.model, f"sweep_{args.split}")
+    with open(stem + ".md", "w", encoding="utf-8") as handle:
+        handle.write(f"Sweep on {args.split} ({len(references)} sentences), engine {args.engine}; chosen "
+                     f"{chosen} (best BLEU), written to generation_config.json.\n\n" + "\n".join(table) + "\n")
+    result = {"sweep": rows, "chosen": chosen, "split": args.split, "n_sentences": len(references),
+              "engine": args.engine, "table": stem + ".md"}
+    with open(stem + ".json", "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2)
+    print(json.dumps(result))
+    return result
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -57,6 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise UserError(f"--{sources[0]} and --{sources[1]}: give one source of sentences")
     if bool(args.source_file) != bool(args.reference_file):
         raise UserError("--source_file and --reference_file go together")
+    grid = sweep_grid(args)
     if args.engine == "ctranslate2":
         run = translator(args)  # a bad --model fails before any data is read
         tokenizer = run.engine.tokenizer
@@ -72,6 +146,9 @@ def main(argv: list[str] | None = None) -> dict:
                                         **languages)[canonical_split(args.split)]
     dataset = first(dataset, args.max_samples)
     search = {"num_beams": args.num_beams, "max_length": args.max_length, "length_penalty": args.length_penalty}
+    if grid:
+        return sweep(args, grid, dataset, tokenizer, run if args.engine == "ctranslate2" else None,
+                     None if args.engine == "ctranslate2" else model)
     if args.engine == "ctranslate2":
         hypotheses = run(list(dataset[tokenizer.source_lang]))
         gen = run.engine.generation_config
