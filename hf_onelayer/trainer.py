@@ -156,6 +156,9 @@ def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, p
     common = dict(model=model, model_init=model_init, args=args, train_dataset=train_dataset, eval_dataset=eval_split,
                   processing_class=tokenizer, **trainer_kwargs)
     if config.is_encoder_decoder:
+        # its metrics score what generate() writes: without predict_with_generate (the flag's default is false)
+        # evaluation handed them logits and the run died at its end
+        args.predict_with_generate = True
         collator = DataCollatorForSeq2Seq(tokenizer, model=model, pad_to_multiple_of=pad_to_multiple_of)
         trainer = (trainer_class or Seq2SeqTranslationTrainer)(data_collator=collator, **common)
     else:

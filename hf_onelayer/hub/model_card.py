@@ -314,7 +314,8 @@ def _tokenizer_notes(model_dir: str, config: dict, src: str, tgt: str) -> dict[s
             tokenizer_note=(f"One joint, cased BPE vocabulary of {config['vocab_size']} {src} and {tgt} sub-words "
                             "(NFKC, `▁` word starts, punctuation split off) trained on the training split."),
             unk_note="Cased output; rare words are spelled from sub-word pieces.")
-    sizes = f"{config['src_vocab_size']} {src} and {config['tgt_vocab_size']} {tgt} types"
+    target_size = config.get("tgt_vocab_size") or config["vocab_size"]  # the encoder-decoder names it vocab_size
+    sizes = f"{config.get('src_vocab_size') or target_size} {src} and {target_size} {tgt} types"
     if kind == "wordpiece":
         return dict(
             tokenizer_note=("Sub-word WordPiece tokenizers (NFKC, lowercase, words split from punctuation, `##` "
