@@ -82,8 +82,10 @@ teacher: $(STAMP)
 # The teacher's beam-5 translation of train.de as a Multi30k folder for students (resumable: run it again after a
 # kill), through the teacher's float32 CTranslate2 export (the same text as generate() on 998 of 1,000 test sentences).
 DISTILLED ?= runs/distilled
+TEACHER_QUANTIZATION ?= float32
 distill: $(STAMP)
-	$(PY) -m hf_onelayer.cli export-ct2 --model $(TEACHER_RUN) --output_dir $(TEACHER_RUN)-ct2 --quantization float32
+	$(PY) -m hf_onelayer.cli export-ct2 --model $(TEACHER_RUN) --output_dir $(TEACHER_RUN)-ct2 \
+		--quantization $(TEACHER_QUANTIZATION)
 	$(PY) -m hf_onelayer.cli distill --teacher $(TEACHER_RUN)-ct2 --engine ctranslate2 --data_dir $(DATA) \
 		--output_dir $(DISTILLED) --num_beams 5
 
