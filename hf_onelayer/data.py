@@ -235,11 +235,15 @@ class TranslationCollator:
     pad_to_multiple_of: int | None = None
     fixed_length: int | None = None
 
-    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+    def needed_width(self, features: list[dict]) -> int:
+        """The positions that a batch of ``features`` needs, before ``fixed_length``."""
         lengths = [max(len(f["input_ids"]), len(f.get("labels", ()))) for f in features]
         if self.decoding_positions:
             lengths += [decode_length(len(f["input_ids"]), self.config) for f in features]
-        width = max(lengths)
+        return max(lengths)
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        width = self.needed_width(features)
         if self.pad_to_multiple_of:
             width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
         if self.fixed_length:

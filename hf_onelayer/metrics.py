@@ -78,9 +78,17 @@ def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, flo
     return {name: result[f"{name}_score"] for name in ("bleu", "bleu_cased", "chrf")}
 
 
+def metric_names(config) -> tuple[str, ...]:
+    """The metrics that an evaluation of a model with ``config`` reports (``--metric_for_best_model`` choices)."""
+    return (GeneratedTranslationMetrics if config.is_encoder_decoder else TranslationMetrics).names
+
+
 class GeneratedTranslationMetrics:
     """``compute_metrics`` for Seq2SeqTrainer with ``predict_with_generate``: BLEU and chrF of the generated
     ids against the raw ``references`` of one eval split, in dataset order."""
+
+    # with the loss and perplexity of Seq2SeqTranslationTrainer's evaluation loop
+    names = ("loss", "perplexity", "bleu", "bleu_cased", "chrf", "unk_rate")
 
     def __init__(self, tokenizer, references: list[str]):
         self.tokenizer, self.references = tokenizer, list(references)
@@ -101,6 +109,8 @@ class TranslationMetrics:
     ``references`` are the raw target sentences, ``source_lengths`` the encoded source lengths,
     which fix how many output positions each sentence may use (see ``decode_length``).
     """
+
+    names = ("loss", "perplexity", "token_accuracy", "bleu", "bleu_cased", "chrf", "unk_rate")
 
     def __init__(self, tokenizer, config, references: list[str], source_lengths: list[int]):
         self.tokenizer = tokenizer

@@ -317,6 +317,8 @@ def _train(model_args, data_args, training_args, command: str) -> dict:
         model, tokenizer, training_args, splits["train"], splits.get("validation"),
         data_args.pad_to_multiple_of, data_args.fixed_length,
     )
+    if data_args.fixed_length:
+        check_fixed_length(trainer, splits, data_args.fixed_length)
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()  # model, tokenizer and their remote code
     trainer.save_state()  # trainer_state.json: the per-epoch eval history
@@ -344,6 +346,19 @@ def _train(model_args, data_args, training_args, command: str) -> dict:
                       handle, indent=2, default=str)
         build_card(training_args.output_dir, command).save(os.path.join(training_args.output_dir, "README.md"))
     return metrics
+
+
+def check_fixed_length(trainer, splits: dict, fixed_length: int) -> None:
+    """Refuse a ``--fixed_length`` that a sentence of ``splits`` does not fit in, before training starts (the
+    course model's collators would refuse its batch mid-run)."""
+    for name, split in splits.items():
+        collator = trainer.data_collator if name == "train" else trainer.eval_data_collator
+        needed = collator.needed_width([{"input_ids": ids, "labels": labels}
+                                        for ids, labels in zip(split["input_ids"], split["labels"])])
+        if needed > fixed_length:
+            raise UserError(f"--fixed_length {fixed_length}: the {name} split needs {needed} positions (its longest "
+                            f"sentence pair, tokenized{', with its decoding length' if name != 'train' else ''}); "
+                            f"give at least {needed}, or drop the flag")
 
 
 def save_pipeline(model, tokenizer, folder: str) -> None:

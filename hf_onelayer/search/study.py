@@ -24,7 +24,7 @@ import logging
 import os
 from dataclasses import dataclass, field, replace
 
-from ..arguments import ModelArguments
+from ..arguments import ModelArguments, check_training
 from ..data import load_translation_data, tokenize_split
 from ..errors import UserError
 from ..factory import CONFIGS, make_model
@@ -225,6 +225,7 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
     import optuna
 
     baseline = baseline_trial(model_args, training_args)  # refuses bad flags before the study is made
+    check_training(model_args, data_args, training_args)  # the same checks as a training run's
     study_kwargs = open_study(search_args, training_args.output_dir)
     metric, direction = objective(model_args)
     study = optuna.create_study(direction=direction, **study_kwargs)
