@@ -15,7 +15,7 @@ from transformers import HfArgumentParser, SchedulerType, Seq2SeqTrainingArgumen
 
 from .data import DEFAULT_HUB_DATASET, DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG
 from .errors import UserError
-from .factory import CONFIGS
+from .kinds import KINDS
 from .models.tokenization_onelayer import TOKENIZER_MODELS
 from .utils import command_argv
 
@@ -24,7 +24,7 @@ from .utils import command_argv
 class ModelOptions:
     """Which model, and how it is built besides its architecture: tokenizer, attention kernel, embedding initialisers."""
 
-    model_type: Literal[tuple(CONFIGS)] = field(
+    model_type: Literal[tuple(KINDS)] = field(
         default="onelayer_translator",
         metadata={"help": "'onelayer_translator' (the course model) or 'onelayer_seq2seq' (the encoder-decoder)"},
     )
@@ -56,14 +56,14 @@ class ModelOptions:
 
     def architecture(self) -> dict:
         """The architecture fields that were set and that the chosen model's config has, for its config class."""
-        names = CONFIGS[self.model_type].architecture_fields
+        names = KINDS[self.model_type].config_class.architecture_fields
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 def _architecture_flags() -> list[tuple]:
     """One optional flag per architecture field of either config (None: the chosen config's default)."""
     flags = {}
-    for config_class in CONFIGS.values():
+    for config_class in (kind.config_class for kind in KINDS.values()):
         defaults, hints = config_class(), {f.name: f.type for f in fields(config_class)}
         for name in config_class.architecture_fields:
             default = getattr(defaults, name)
@@ -237,23 +237,12 @@ def check_ranges(arguments) -> None:
             raise UserError(f"--{name} must be in {interval}{hint}, got {value}")
 
 
-# Flags that one model alone uses, besides each config's architecture_fields: the other model refuses them
-# (a flag that silently does nothing is a surprise); the value is the model_type that uses the flag.
-MODEL_FLAGS = {
-    "fixed_length": "onelayer_translator", "bert_embedding": "onelayer_translator",
-    "predict_with_generate": "onelayer_seq2seq", "generation_num_beams": "onelayer_seq2seq",
-    "generation_max_length": "onelayer_seq2seq", "generation_config": "onelayer_seq2seq",
-    "sortish_sampler": "onelayer_seq2seq",
-}
-
-
 def _model_flags(model_type: str) -> dict[str, str]:
-    """Flag -> the model_type that uses it, for the flags that ``model_type`` does not use."""
-    foreign = {flag: owner for flag, owner in MODEL_FLAGS.items() if owner != model_type}
-    own = set(CONFIGS[model_type].architecture_fields)
-    for other, config_class in CONFIGS.items():
-        foreign.update({name: other for name in config_class.architecture_fields if name not in own})
-    return foreign
+    """Flag -> the model_type that uses it, for the flags that ``model_type`` does not use (each kind's ``flags``
+    and its config's ``architecture_fields``)."""
+    own = set(KINDS[model_type].flags) | set(KINDS[model_type].config_class.architecture_fields)
+    return {flag: other for other, kind in KINDS.items() if other != model_type
+            for flag in (*kind.flags, *kind.config_class.architecture_fields) if flag not in own}
 
 
 def check_model_flags(model_type: str, *arguments) -> None:
@@ -279,11 +268,9 @@ def check_training(model_args, data_args, training_args) -> None:
 
     from .embeddings.hub import check_online, parse_location
     from .embeddings.vectors import parse_spec
-    from .metrics import metric_names
-
-    model_type = model_args.model_type
+    model_type, kind = model_args.model_type, KINDS[model_args.model_type]
     check_model_flags(model_type, model_args, data_args, training_args)
-    config = CONFIGS[model_type](**model_args.architecture())  # OneLayerConfigError names the field
+    config = kind.config_class(**model_args.architecture())  # OneLayerConfigError names the field
     for flag in ("src_embeddings", "tgt_embeddings"):
         spec = getattr(model_args, flag)
         if spec:
@@ -300,14 +287,14 @@ def check_training(model_args, data_args, training_args) -> None:
         if value is not None and value > positions:
             raise UserError(f"--{flag} {value}: more than the model's max_position_embeddings ({positions}); "
                             f"give at most {positions}, or raise --max_position_embeddings")
-    if config.is_encoder_decoder:
+    if kind.is_encoder_decoder:
         try:
             GenerationConfig(num_beams=training_args.generation_num_beams or 1,
                              max_length=training_args.generation_max_length or positions).validate(strict=True)
         except ValueError as error:
             raise UserError(f"--generation_num_beams/--generation_max_length: {error}") from None
     metric = training_args.metric_for_best_model
-    names = metric_names(config)
+    names = kind.metrics_class().names
     if metric is not None and metric.removeprefix("eval_") not in names:
         raise UserError(f"--metric_for_best_model {metric}: the {model_type} model's evaluation reports "
                         f"{', '.join(names)}")

@@ -19,6 +19,7 @@ from .analysis.views import (
 )
 from .errors import UserError, one_line
 from .hub.model_card import LANGUAGE_NAMES
+from .kinds import kind_of
 from .translation import load, translate
 
 MEAN = "mean of heads"
@@ -74,7 +75,7 @@ class Explorer:
         return self.worker.submit(fn, *args, **kwargs).result()
 
     def kind(self, name: str) -> str:
-        return "encoder–decoder" if self.models[name][0].config.is_encoder_decoder else "course model"
+        return kind_of(self.models[name][0]).label
 
     def source_language(self, name: str) -> str:
         code = getattr(self.models[name][1], "source_lang", "de")

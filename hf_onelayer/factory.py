@@ -4,15 +4,7 @@ from collections import Counter
 
 from .embeddings.init import plan_embeddings, prepare_init, token_counts
 from .errors import UserError
-from .models.configuration_onelayer import OneLayerTranslatorConfig
-from .models.configuration_seq2seq import OneLayerSeq2SeqConfig
-from .models.modeling_onelayer import OneLayerTranslatorModel
-from .models.modeling_seq2seq import OneLayerSeq2SeqForConditionalGeneration
-
-# model_type -> config class, and -> model class
-CONFIGS = {config.model_type: config for config in (OneLayerTranslatorConfig, OneLayerSeq2SeqConfig)}
-MODELS = {"onelayer_translator": OneLayerTranslatorModel, "onelayer_seq2seq": OneLayerSeq2SeqForConditionalGeneration}
-SEQ2SEQ_NUM_BEAMS = 5  # the encoder–decoder's default generation: beam search of this width
+from .kinds import KINDS
 
 
 def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
@@ -22,34 +14,27 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
     ``train_pairs`` (columns ``tokenizer.source_lang`` and ``target_lang``) gives the training-token counts that the embedding
     coverage is measured on; ``seed`` draws the rows that pretrained vectors do not cover.
     """
-    seq2seq = model_args.model_type == "onelayer_seq2seq"
+    kind = KINDS[model_args.model_type]
     fields = dict(special_token_ids(tokenizer), attn_implementation=model_args.attn_implementation,
-                  **model_args.architecture())
-    if seq2seq:
-        fields.update(vocab_size=tokenizer.tgt_vocab_size, decoder_start_token_id=fields["bos_token_id"],
-                      src_vocab_size=None if tokenizer.is_joint else tokenizer.src_vocab_size)
+                  **model_args.architecture(), **kind.vocab_fields(tokenizer))
+    if kind.is_encoder_decoder:
         _check_seq2seq_embeddings(model_args, tokenizer, fields)
-    else:
-        fields.update(src_vocab_size=tokenizer.src_vocab_size, tgt_vocab_size=tokenizer.tgt_vocab_size)
-    config_class = CONFIGS[model_args.model_type]
     inits = {}
     for side, spec, column, vocab in (("src", model_args.src_embeddings, tokenizer.source_lang, tokenizer.source),
                                       ("tgt", model_args.tgt_embeddings, tokenizer.target_lang, tokenizer.target)):
         if spec:
             counts = token_counts(vocab, train_pairs[column]) if train_pairs is not None else Counter()
             inits[side] = prepare_init(spec, vocab, counts, model_args.uncovered_init, seed, model_args.allow_pickle)
-    plan = plan_embeddings(config_class(**fields), inits.get("src"), inits.get("tgt"),
+    plan = plan_embeddings(kind.config_class(**fields), inits.get("src"), inits.get("tgt"),
                            model_args.embedding_projection, model_args.bert_embedding,
                            model_args.freeze_src_embeddings, model_args.freeze_tgt_embeddings,
                            model_args.rescale_embeddings)
-    if seq2seq and ({"src_embedding_dim", "tgt_embedding_dim"} & set(plan.config_fields)):
+    if kind.is_encoder_decoder and ({"src_embedding_dim", "tgt_embedding_dim"} & set(plan.config_fields)):
         raise UserError(f"the encoder-decoder takes vectors of hidden_size={fields.get('hidden_size', 256)} only: "
                          "pass --embedding_projection pca (wider vectors) or --hidden_size to match them")
-    model = MODELS[model_args.model_type](config_class(**{**fields, **plan.config_fields}))
+    model = kind.model_class(kind.config_class(**{**fields, **plan.config_fields}))
     plan.load_into(model)
-    if seq2seq:
-        model.generation_config.num_beams = SEQ2SEQ_NUM_BEAMS
-        model.generation_config.max_length = model.config.max_position_embeddings
+    kind.finish(model)
     return model
 
 

@@ -78,11 +78,6 @@ def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, flo
     return {name: result[f"{name}_score"] for name in ("bleu", "bleu_cased", "chrf")}
 
 
-def metric_names(config) -> tuple[str, ...]:
-    """The metrics that an evaluation of a model with ``config`` reports (``--metric_for_best_model`` choices)."""
-    return (GeneratedTranslationMetrics if config.is_encoder_decoder else TranslationMetrics).names
-
-
 class GeneratedTranslationMetrics:
     """``compute_metrics`` for Seq2SeqTrainer with ``predict_with_generate``: BLEU and chrF of the generated
     ids against the raw ``references`` of one eval split, in dataset order."""

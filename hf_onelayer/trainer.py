@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 import torch
-from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer
+from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer
 
 from .arguments import check_training
 from .data import TranslationCollator, load_translation_data, tokenize_split
-from .factory import CONFIGS, make_model
+from .factory import make_model
+from .kinds import KINDS, kind_of
 from .hub.model_card import build_card
-from .metrics import GeneratedTranslationMetrics, TranslationMetrics, preprocess_logits_for_metrics
 from .models.pipeline_onelayer import OneLayerTranslationPipeline
 from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from .errors import UserError
@@ -145,30 +145,18 @@ class Seq2SeqTranslationTrainer(FusedLossMixin, Seq2SeqTrainer):
 
 
 def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, pad_to_multiple_of=None,
-                  fixed_length=None, trainer_class=None, model_init=None, **trainer_kwargs) -> Trainer:
-    """A Trainer wired with our collators and metrics: ``TranslationTrainer`` for the course model,
-    ``Seq2SeqTranslationTrainer`` (with transformers' ``DataCollatorForSeq2Seq``) for the encoder–decoder.
+                  fixed_length=None, mixin=None, model_init=None, **trainer_kwargs) -> Trainer:
+    """A Trainer wired with the model kind's collators and metrics (``ModelKind.build_trainer``):
+    ``TranslationTrainer`` for the course model, ``Seq2SeqTranslationTrainer`` for the encoder–decoder.
 
     ``eval_split`` is a tokenized Dataset that still has the raw ``en`` references. With ``model_init``
-    (hyper-parameter search) ``model`` is None; ``trainer_class`` and ``trainer_kwargs`` pick a subclass.
+    (hyper-parameter search) ``model`` is None; ``mixin`` (a class put before the kind's Trainer) and
+    ``trainer_kwargs`` make a subclass.
     """
     config = model.config if model is not None else model_init().config
-    common = dict(model=model, model_init=model_init, args=args, train_dataset=train_dataset, eval_dataset=eval_split,
-                  processing_class=tokenizer, **trainer_kwargs)
-    if config.is_encoder_decoder:
-        # its metrics score what generate() writes: without predict_with_generate (the flag's default is false)
-        # evaluation handed them logits and the run died at its end
-        args.predict_with_generate = True
-        collator = DataCollatorForSeq2Seq(tokenizer, model=model, pad_to_multiple_of=pad_to_multiple_of)
-        trainer = (trainer_class or Seq2SeqTranslationTrainer)(data_collator=collator, **common)
-    else:
-        collate = dict(pad_token_id=config.source_pad_token_id, config=config,
-                       pad_to_multiple_of=pad_to_multiple_of, fixed_length=fixed_length)
-        trainer = (trainer_class or TranslationTrainer)(
-            data_collator=TranslationCollator(**collate),
-            eval_data_collator=TranslationCollator(**collate, decoding_positions=True),
-            preprocess_logits_for_metrics=preprocess_logits_for_metrics, **common,
-        )
+    trainer = kind_of(config).build_trainer(
+        config, model, tokenizer, args, pad_to_multiple_of, fixed_length, mixin, model_init=model_init,
+        train_dataset=train_dataset, eval_dataset=eval_split, **trainer_kwargs)
     if eval_split is not None:
         use_metrics_for(trainer, eval_split)
     return trainer
@@ -177,12 +165,7 @@ def build_trainer(model, tokenizer, args, train_dataset=None, eval_split=None, p
 def use_metrics_for(trainer: Trainer, split) -> None:
     """Point ``trainer.compute_metrics`` at the references of ``split`` (a tokenized Dataset)."""
     config = (trainer.model or trainer.model_init()).config
-    references = split[trainer.processing_class.target_lang]
-    if config.is_encoder_decoder:
-        trainer.compute_metrics = GeneratedTranslationMetrics(trainer.processing_class, references)
-    else:
-        trainer.compute_metrics = TranslationMetrics(
-            trainer.processing_class, config, references, [len(ids) for ids in split["input_ids"]])
+    trainer.compute_metrics = kind_of(config).compute_metrics(trainer.processing_class, config, split)
 
 
 UNK_WARNING = 0.05  # warn above this share of <unk> among the training target tokens
@@ -204,7 +187,7 @@ def build_tokenizer(train_split, model_args, training_args, source_lang: str, ta
                 train_split[source_lang], train_split[target_lang], min_frequency=model_args.min_frequency,
                 model=model_args.tokenizer_model, vocab_size=model_args.tokenizer_vocab_size,
                 source_lang=source_lang, target_lang=target_lang,
-                model_max_length=model_args.max_position_embeddings or CONFIGS[model_args.model_type]().max_position_embeddings,
+                model_max_length=model_args.max_position_embeddings or KINDS[model_args.model_type].config_class().max_position_embeddings,
             )
             tokenizer.save_pretrained(path)
         else:
@@ -329,9 +312,7 @@ def _train(model_args, data_args, training_args, command: str) -> dict:
     metrics = dict(train_result.metrics)
     metrics.update(truncated)
     metrics.update(world_size=training_args.world_size, train_samples=len(splits["train"]), train_unk_rate=train_unk)
-    # the encoder–decoder is scored greedy (suffix _greedy) and with its beam search (no suffix)
-    searches = [("_greedy", {"num_beams": 1}), ("", {"num_beams": model.generation_config.num_beams})] \
-        if config.is_encoder_decoder else [("", {})]
+    searches = kind_of(config).final_searches(model)
     for name, prefix in (("validation", "eval"), ("test", "test")):
         if name in splits:
             use_metrics_for(trainer, splits[name])
@@ -375,12 +356,12 @@ def evaluate_model(model, tokenizer, dataset, batch_size: int = 256, num_beams: 
     evaluation as training's.
 
     ``num_beams`` and ``generate_kwargs`` (``max_length``, ``length_penalty``): the encoder–decoder's search
-    (None: its generation config's).
+    (None: its generation config's; the course model refuses them).
     """
+    kind = kind_of(model)
+    generation = kind.search(num_beams, **generate_kwargs)
     tokenized = tokenize_split(dataset, tokenizer, model.config.max_position_embeddings, desc="tokenize",
-                               decoder=model.config.is_encoder_decoder)
-    given = {"num_beams": num_beams, **generate_kwargs}
-    generation = {k: v for k, v in given.items() if v is not None} if model.config.is_encoder_decoder else {}
+                               decoder=kind.is_encoder_decoder)
     with tempfile.TemporaryDirectory() as tmp:
         args = Seq2SeqTrainingArguments(output_dir=tmp, per_device_eval_batch_size=batch_size, report_to="none",
                                         predict_with_generate=True)
@@ -389,6 +370,6 @@ def evaluate_model(model, tokenizer, dataset, batch_size: int = 256, num_beams: 
     result = {k[len("eval_"):]: v for k, v in metrics.items()
               if k not in ("eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second",
                            "eval_model_preparation_time")}
-    if model.config.is_encoder_decoder:
-        result["num_beams"] = num_beams or model.generation_config.num_beams
+    if kind.is_encoder_decoder:
+        result["num_beams"] = generation.get("num_beams", model.generation_config.num_beams)
     return {**result, "n_sentences": len(dataset), "n_truncated": tokenized.n_truncated}

@@ -5,27 +5,26 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 from transformers.utils import logging as hf_logging
 
 from .errors import UserError
-from .factory import CONFIGS
+from .kinds import KINDS, SEQ2SEQ, kind_of
 
 
 logger = hf_logging.get_logger(__name__)
-RELEASES = {"seq2seq": "release/seq2seq", "course": "release/course"}  # the released models, in a source checkout
 
 
-def default_model(kind: str = "seq2seq") -> str:
-    """A released model: ``$HF_ONELAYER_MODEL``, else ``release/seq2seq`` (the encoder–decoder) or, for
-    ``kind="course"``, ``release/course`` beside the package."""
+def default_model(kind: str = SEQ2SEQ.name) -> str:
+    """A released model: ``$HF_ONELAYER_MODEL``, else the release of ``kind`` (a ``model_type``) beside the package:
+    ``release/seq2seq`` (the encoder–decoder, the default) or ``release/course``."""
     if os.environ.get("HF_ONELAYER_MODEL"):
         return os.environ["HF_ONELAYER_MODEL"]
-    return str(Path(__file__).resolve().parents[1] / RELEASES[kind])
+    return str(Path(__file__).resolve().parents[1] / KINDS[kind].release)
 
 
-def load(model_dir: str | None = None, kind: str = "seq2seq"):
+def load(model_dir: str | None = None, kind: str = SEQ2SEQ.name):
     """(model in eval mode, tokenizer) from a saved folder or Hub id; None loads the released model of ``kind``.
 
     A folder that is not one of our saved models, or whose files disagree, raises ``UserError`` naming it.
@@ -44,10 +43,10 @@ def load(model_dir: str | None = None, kind: str = "seq2seq"):
         raise UserError(f"--model {model_dir}: {where} ({' '.join(str(error).split())[:200]})") from None
     except ValueError as error:  # a model_type we do not know
         raise UserError(f"--model {model_dir}: {' '.join(str(error).split())[:200]}") from None
-    if config.model_type not in CONFIGS:
+    if config.model_type not in KINDS:
         raise UserError(f"--model {model_dir}: a {config.model_type!r} model; hf-onelayer takes "
-                        f"{' or '.join(CONFIGS)} models")
-    auto = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModel
+                        f"{' or '.join(KINDS)} models")
+    auto = KINDS[config.model_type].auto_class
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a bar per weight file is noise for a model of a few MB
     try:
@@ -92,11 +91,7 @@ def check_weights(config, auto, model_dir: str) -> None:
 
 def check_tokenizer(config, tokenizer, where: str) -> None:
     """Refuse a tokenizer whose vocabularies do not match the model's config (another run's files)."""
-    if config.is_encoder_decoder:
-        wanted = {"src_vocab_size": config.src_vocab_size or config.vocab_size, "tgt_vocab_size": config.vocab_size}
-    else:
-        wanted = {"src_vocab_size": config.src_vocab_size, "tgt_vocab_size": config.tgt_vocab_size}
-    for name, size in wanted.items():
+    for name, size in kind_of(config).vocab_sizes(config).items():
         got = getattr(tokenizer, name, None)
         if got != size:
             raise UserError(f"{where}: the tokenizer's {name} is {got} but config.json says {size}; "
@@ -119,6 +114,7 @@ def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, pr
         return translate(model, tokenizer, [texts], batch_size, progress, num_beams, **generate_kwargs)[0]
     if batch_size < 1:
         raise UserError(f"--batch_size must be >= 1, got {batch_size}")
+    search = kind_of(model).search(num_beams, **generate_kwargs)  # a course model refuses a search here
     limit = model.config.max_position_embeddings
     warn_truncated(tokenizer, texts, limit)
     out = ["" if not text.strip() else None for text in texts]
@@ -127,7 +123,7 @@ def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, pr
         rows = order[start : start + batch_size]
         enc = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=limit,
                         return_tensors="pt")
-        written = translate_ids(model, enc, num_beams, **generate_kwargs)
+        written = translate_ids(model, enc, **search)
         for i, text in zip(rows, tokenizer.batch_decode(written, skip_special_tokens=True)):
             out[i] = text
     return out
@@ -147,7 +143,7 @@ def warn_truncated(tokenizer, texts: list[str], limit: int) -> int:
 def translate_ids(model, enc, num_beams: int | None = None, **generate_kwargs):
     """The output ids of one encoded batch: the course model's read-out, or the encoder–decoder's ``generate``
     (arguments left None take its generation config's values)."""
+    search = kind_of(model).search(num_beams, **generate_kwargs)
     if model.config.is_encoder_decoder:
-        given = {"num_beams": num_beams, **generate_kwargs}
-        return model.generate(**enc, **{k: v for k, v in given.items() if v is not None})  # else its own default
+        return model.generate(**enc, **search)  # what is not given: its generation config's
     return model.translate_ids(enc["input_ids"], enc["attention_mask"])

@@ -96,7 +96,8 @@ def test_a_folder_whose_tokenizer_length_disagrees_loads_with_one_warning_and_th
 def test_released_tokenizers_and_trained_ones_carry_the_models_length(kind, tmp_path):
     from hf_onelayer.translation import default_model
 
-    folder = default_model(kind)
+    model_type = "onelayer_seq2seq" if kind == "seq2seq" else "onelayer_translator"
+    folder = default_model(model_type)
     with open(f"{folder}/tokenizer_config.json") as f, open(f"{folder}/config.json") as g:
         assert json.load(f)["model_max_length"] == json.load(g)["max_position_embeddings"]
     _, _, folder = saved(kind, tmp_path)  # save_pipeline: what training's final save calls
@@ -111,7 +112,6 @@ def test_released_tokenizers_and_trained_ones_carry_the_models_length(kind, tmp_
         (data / f"{stem}.en").write_text("\n".join(TARGETS * 3) + "\n")
     out = tmp_path / "run"
     # the encoder-decoder without --predict_with_generate (the flag's default is false) once died at its final evaluation
-    model_type = "onelayer_seq2seq" if kind == "seq2seq" else "onelayer_translator"
     assert cli(["train", "--data_dir", str(data), "--output_dir", str(out), *TINY, "--model_type", model_type,
                 "--max_steps", "1",
                 "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",

@@ -366,5 +366,5 @@ def test_resize_token_embeddings_grows_the_source_table_and_the_head_by_the_adde
     assert torch.isfinite(model(**enc).loss)  # the new ids are inside both tables
     model.save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
-    reloaded, _ = load(str(tmp_path), kind="course")
+    reloaded, _ = load(str(tmp_path), kind="onelayer_translator")
     assert reloaded.config.tgt_vocab_size == tok.tgt_vocab_size

@@ -18,7 +18,8 @@ def cli(*args):
     return result.stdout
 
 
-@pytest.mark.parametrize("kind, code", [("seq2seq", "modeling_seq2seq.py"), ("course", "modeling_onelayer.py")])
+@pytest.mark.parametrize("kind, code", [("onelayer_seq2seq", "modeling_seq2seq.py"),
+                                        ("onelayer_translator", "modeling_onelayer.py")])
 def test_release_folders_are_complete_and_small(kind, code):
     from pathlib import Path
 
@@ -41,4 +42,4 @@ def test_translate_and_evaluate_default_to_the_released_model(data_dir):
 def test_analyze_defaults_to_the_released_model(data_dir, tmp_path):
     cli("analyze", "model", "--data_dir", str(data_dir), "--max_sentences", "20", "--out", str(tmp_path))
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["models"]["model"]["path"] == default_model("course")
+    assert results["models"]["model"]["path"] == default_model("onelayer_translator")

@@ -70,10 +70,11 @@ def simulate(argv: list[str]) -> dict:
 def model(argv: list[str]) -> dict:
     from ..data import canonical_split, load_translation_data
     from ..analysis.trained import compare_models, summary_markdown
+    from ..kinds import COURSE
     from ..translation import default_model, load
 
     (args,) = parse(ModelAnalysisArguments, argv, "hf-onelayer analyze model")
-    loaded = [("model", *load(args.model, kind="course"))]
+    loaded = [("model", *load(args.model, kind=COURSE.name))]
     if args.compare:
         loaded.append(("compare", *load(args.compare)))
     tokenizer = loaded[0][2]  # the first model's language pair
@@ -83,7 +84,7 @@ def model(argv: list[str]) -> dict:
     heat = args.heatmap_sentences or sentences[:3]
     compared = compare_models(loaded, sentences, args.out, heat,
                               references=list(data[tokenizer.target_lang])[: args.max_sentences])
-    paths = {"model": args.model or default_model("course"), "compare": args.compare}
+    paths = {"model": args.model or default_model(COURSE.name), "compare": args.compare}
     results = {"models": {label: compared[label] | {"path": paths[label]} for label, _, _ in loaded}}
     results["figures"] = [f for stats in results["models"].values() for f in stats["figures"]]
     results["figures"] += compared["figures"]

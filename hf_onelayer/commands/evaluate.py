@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from ..arguments import parse, require_at_least_one
 from ..errors import UserError
+from ..kinds import kind_of
 from ..data import DEFAULT_HUB_DATASET, canonical_split, load_translation_data, read_parallel_files
 from ..metrics import corpus_scores
 from ..trainer import evaluate_model
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> dict:
         tokenizer = run.engine.tokenizer
     else:
         model, tokenizer = load(args.model)
+        for setting in [{}, *grid[:1]]:  # a course model refuses a search before any data is read
+            kind_of(model).search(**{"num_beams": args.num_beams, "max_length": args.max_length,
+                                     "length_penalty": args.length_penalty, **setting})
     languages = {"source_lang": tokenizer.source_lang, "target_lang": tokenizer.target_lang}
     if args.source_file:
         dataset = read_parallel_files(args.source_file, args.reference_file, **languages)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..arguments import parse, require_at_least_one
 from ..errors import UserError
+from ..kinds import COURSE, SEQ2SEQ
 from ..translation import default_model
 
 
@@ -24,7 +25,7 @@ class ExploreArguments:
 
 def released_models() -> list[str]:
     """The released folders that exist: the encoder-decoder, then the course model."""
-    return [path for path in (default_model("seq2seq"), default_model("course"))
+    return [path for path in (default_model(SEQ2SEQ.name), default_model(COURSE.name))
             if os.path.isfile(os.path.join(path, "config.json"))]
 
 

@@ -45,12 +45,11 @@ def translator(args):
             return engine.translate(texts, batch_size=args.batch_size, **search)
         run.engine = engine
         return run
+    from ..kinds import kind_of
     from ..translation import load, translate
 
     model, tokenizer = load(args.model)
-    given = [flag for flag, value in search.items() if value is not None]
-    if given and not model.config.is_encoder_decoder:
-        raise UserError(f"--{given[0]} applies to the encoder-decoder; the course model is greedy")
+    kind_of(model).search(**search)  # a course model refuses a search before any text is read
     return lambda texts: translate(model, tokenizer, texts, args.batch_size, **search)
 
 

@@ -12,7 +12,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from ..data import DEFAULT_HUB_DATASET as DATASET
 from ..data import DEFAULT_SOURCE_LANG, DEFAULT_TARGET_LANG
 from ..metrics import LENGTH_GROUPS
-from ..factory import CONFIGS
+from ..kinds import COURSE, kind_of
 from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from ..search.space import TRAINING_KEYS
 from ..utils import redact
@@ -63,51 +63,6 @@ For teaching and research on attention and embeddings, not for production transl
 {{ length_table }}{{ examples }}
 """
 
-# What the card says of each model family (config.json "model_type").
-FAMILIES = {
-    "onelayer_translator": dict(
-        title="One-layer Transformer translator",
-        description=(
-            "A one-layer Transformer (token + learned position embedding{emb_ln}, one {heads}-head self-attention "
-            "block with a key padding mask, ReLU feed-forward, {norm}-norm, linear head) that predicts {tgt} token t "
-            "at position t of the {src} input: a token-for-token, non-autoregressive translator made with hf-onelayer "
-            "for studying attention and pretrained embeddings."),
-        use=("from transformers import AutoModel, AutoTokenizer\n\n"
-             "model = AutoModel.from_pretrained(\"{repo}\", trust_remote_code=True).eval()\n"
-             "tok = AutoTokenizer.from_pretrained(\"{repo}\", trust_remote_code=True)\n"
-             "enc = tok([\"{example}\"], return_tensors=\"pt\")\n"
-             "ids = model.translate_ids(enc[\"input_ids\"], enc[\"attention_mask\"])\n"
-             "print(tok.batch_decode(ids, skip_special_tokens=True))\n\n"
-             "from transformers import pipeline  # the same, as the task \"onelayer-translation\"\n"
-             "print(pipeline(model=\"{repo}\", trust_remote_code=True)(\"{example}\"))"),
-        limitations=(
-            "The model emits one {tgt} token per input position and cannot reorder words, so it fails where "
-            "{tgt} word order differs from {src}{reorderings}, and it does not know when a sentence needs more or "
-            "fewer words than the source."),
-        decoding="the greedy translations", last_column="token accuracy", best_metric="perplexity",
-        example_output="greedy output"),
-    "onelayer_seq2seq": dict(
-        title="One-layer encoder–decoder translator",
-        description=(
-            "A Transformer with one encoder layer (self-attention, feed-forward) and one decoder layer (masked "
-            "self-attention, cross-attention, feed-forward), each sub-layer with add & norm ({norm}-norm), {heads} "
-            "heads, token + learned position embeddings and a linear head: an autoregressive translator made with "
-            "hf-onelayer for studying attention, cross-attention (a soft alignment) included."),
-        use=("from transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n\n"
-             "model = AutoModelForSeq2SeqLM.from_pretrained(\"{repo}\", trust_remote_code=True).eval()\n"
-             "tok = AutoTokenizer.from_pretrained(\"{repo}\", trust_remote_code=True)\n"
-             "enc = tok([\"{example}\"], return_tensors=\"pt\")\n"
-             "print(tok.batch_decode(model.generate(**enc, num_beams=5), skip_special_tokens=True))\n\n"
-             "from transformers import pipeline  # the same, as the task \"onelayer-translation\"\n"
-             "print(pipeline(model=\"{repo}\", trust_remote_code=True)(\"{example}\"))"),
-        limitations=(
-            "One layer on each side and 29,000 training pairs of image captions: it knows the vocabulary of "
-            "Flickr captions and little else."),
-        decoding="beam-search translations (greedy in the last column)", last_column="greedy BLEU",
-        best_metric="BLEU", example_output="beam-5 output"),
-}
-
-
 def _load_json(path: str) -> dict:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
@@ -154,11 +109,11 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
     codes = _languages(model_dir)
     src, tgt = (LANGUAGE_NAMES.get(code, code) for code in codes)
     history = _log_history(model_dir)
-    family = FAMILIES[config.get("model_type", "onelayer_translator")]
-    seq2seq = config.get("is_encoder_decoder", False)
+    kind = kind_of(config.get("model_type", COURSE.name))
+    family = kind.card  # what the card says of this kind of model
     evals = [h for h in history if "eval_perplexity" in h]
-    choose = (lambda h: -h["eval_bleu"]) if seq2seq else (lambda h: h["eval_perplexity"])
-    best = min(evals, key=choose)["epoch"] if evals else "n/a"
+    sign = -1 if kind.greater_is_better else 1
+    best = min(evals, key=lambda h: sign * h[f"eval_{kind.selection}"])["epoch"] if evals else "n/a"
     hyper = _hyper_parameters(model_dir, allow_pickle)
 
     eval_results, rows = [], []
@@ -179,7 +134,7 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
                     f"{metrics[f'{prefix}_chrf']:.2f} | {last} |")
     card_data = ModelCardData(
         language=list(codes), license="mit", library_name="transformers", datasets=[DATASET],
-        metrics=["perplexity", "bleu", "chrf"], tags=["translation", config.get("model_type", "onelayer_translator"),
+        metrics=["perplexity", "bleu", "chrf"], tags=["translation", kind.name,
                                                       "custom_code"],
         model_name=repo or os.path.basename(os.path.abspath(model_dir)),
         eval_results=eval_results,
@@ -207,10 +162,9 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
         parameters=f"{_count_parameters(model_dir):,}", hyper=hyper,
         **_tokenizer_notes(model_dir, config, src, tgt), src=src, tgt=tgt,
         embedding_note=embedding_note, examples=example_text,
-        fast_cpu=(FAST_CPU.format(**shape) + fast_cpu_note(fast_cpu)) if seq2seq else "",
+        fast_cpu=(FAST_CPU.format(**shape) + fast_cpu_note(fast_cpu)) if kind.is_encoder_decoder else "",
         length_table=length_table,
-        architecture=", ".join(f"{k}={_show(config[k])}" for k in CONFIGS[config.get(
-            "model_type", "onelayer_translator")].architecture_fields if k in config),
+        architecture=", ".join(f"{k}={_show(config[k])}" for k in kind.config_class.architecture_fields if k in config),
     )
 
 

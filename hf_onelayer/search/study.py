@@ -27,9 +27,10 @@ from dataclasses import dataclass, field, replace
 from ..arguments import ModelArguments, check_training
 from ..data import load_translation_data, tokenize_split
 from ..errors import UserError
-from ..factory import CONFIGS, make_model
+from ..factory import make_model
+from ..kinds import KINDS
 from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
-from ..trainer import Seq2SeqTranslationTrainer, TranslationTrainer, build_trainer, use_metrics_for
+from ..trainer import build_trainer, use_metrics_for
 from ..utils import first
 from .space import MODEL_KEYS, SPACE, TRAINING_KEYS, search_space
 
@@ -73,7 +74,8 @@ def embedding_choices(search_args: SearchArguments) -> dict[str, dict]:
 
 def objective(model_args: ModelArguments) -> tuple[str, str]:
     """(val metric, direction) a study ranks trials by: the course model's perplexity, the encoder–decoder's BLEU."""
-    return ("bleu", "maximize") if model_args.model_type == "onelayer_seq2seq" else ("perplexity", "minimize")
+    kind = KINDS[model_args.model_type]
+    return kind.selection, "maximize" if kind.greater_is_better else "minimize"
 
 
 def baseline_trial(model_args: ModelArguments, training_args) -> dict:
@@ -83,7 +85,7 @@ def baseline_trial(model_args: ModelArguments, training_args) -> dict:
     if model_args.tokenizer_model != "word" and objective(model_args)[0] == "perplexity":
         raise UserError(f"--tokenizer_model {model_args.tokenizer_model}: the search ranks trials by perplexity, "
                          "which compares only within word-level vocabularies (it searches min_frequency); use 'word'")
-    config = CONFIGS[model_args.model_type](**model_args.architecture())
+    config = KINDS[model_args.model_type].config_class(**model_args.architecture())
     trial = {k: getattr(training_args, k) for k in TRAINING_KEYS}
     trial["lr_scheduler_type"] = getattr(trial["lr_scheduler_type"], "value", trial["lr_scheduler_type"])
     trial["warmup_steps"] = float(trial["warmup_steps"])
@@ -98,7 +100,7 @@ class SearchData:
     def __init__(self, raw, max_length: int, model_args: ModelArguments, languages: tuple[str, str]):
         self.raw, self.max_length, self.cache, self.languages = raw, max_length, {}, languages
         self.tokenizer_model, self.vocab_size = model_args.tokenizer_model, model_args.tokenizer_vocab_size
-        self.decoder = model_args.model_type == "onelayer_seq2seq"
+        self.decoder = KINDS[model_args.model_type].is_encoder_decoder
 
     def get(self, min_frequency: int):
         if min_frequency not in self.cache:
@@ -153,14 +155,6 @@ class SearchMixin:
         if trial.should_prune():
             self.callback_handler.on_train_end(self.args, self.state, self.control)
             raise optuna.TrialPruned()
-
-
-class SearchTrainer(SearchMixin, TranslationTrainer):
-    """The course model's search trainer (objective: best val perplexity)."""
-
-
-class Seq2SeqSearchTrainer(SearchMixin, Seq2SeqTranslationTrainer):
-    """The encoder–decoder's search trainer (objective: best val BLEU of greedy translations)."""
 
 
 def enqueue_from_file(study, path: str) -> int:
@@ -249,10 +243,10 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
                                 source_lang=data_args.source_lang, target_lang=data_args.target_lang)
     raw["train"] = first(raw["train"], data_args.max_train_samples)
     raw["validation"] = first(raw["validation"], data_args.max_eval_samples)
-    max_length = model_args.max_position_embeddings or CONFIGS[model_args.model_type]().max_position_embeddings
+    max_length = model_args.max_position_embeddings or KINDS[model_args.model_type].config_class().max_position_embeddings
     search_data = SearchData(raw, max_length, model_args, (data_args.source_lang, data_args.target_lang))
     # pretrained initialisers serve the course model only so far
-    choices = embedding_choices(search_args) if metric == "perplexity" else {"random": {}}
+    choices = {"random": {}} if KINDS[model_args.model_type].is_encoder_decoder else embedding_choices(search_args)
     logger.info("embedding choices: %s", json.dumps(choices))
 
     # trials save nothing; the epoch budget is the config's, the same for every trial
@@ -262,7 +256,7 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
     tokenizer, splits = search_data.get(model_args.min_frequency)
     model_init = make_model_init(search_data, model_args, choices, training_args.seed, baseline)
     trainer = build_trainer(None, tokenizer, training_args, splits["train"], splits["validation"],
-                            trainer_class=SearchTrainer if metric == "perplexity" else Seq2SeqSearchTrainer,
+                            mixin=SearchMixin,
                             model_init=model_init, search_data=search_data, embeddings=list(choices), metric=metric,
                             direction=direction)
 
