@@ -7,8 +7,9 @@ classes, and marks them for ``register_for_auto_class`` so that saved folders ca
 load with ``trust_remote_code=True`` where this package is absent.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
 from transformers.pipelines import PIPELINE_REGISTRY
+
+from .kinds import KINDS  # registers each kind's config, model and tokenizer with the Auto classes
 
 from .models.configuration_onelayer import OneLayerTranslatorConfig
 from .models.configuration_seq2seq import OneLayerSeq2SeqConfig
@@ -20,21 +21,12 @@ from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
 
 __version__ = "0.2.0"
 
-AutoConfig.register(OneLayerTranslatorConfig.model_type, OneLayerTranslatorConfig, exist_ok=True)
-AutoModel.register(OneLayerTranslatorConfig, OneLayerTranslatorModel, exist_ok=True)
-AutoTokenizer.register(OneLayerTranslatorConfig, tokenizer_class=OneLayerTranslatorTokenizer, exist_ok=True)
-AutoConfig.register(OneLayerSeq2SeqConfig.model_type, OneLayerSeq2SeqConfig, exist_ok=True)
-AutoModelForSeq2SeqLM.register(OneLayerSeq2SeqConfig, OneLayerSeq2SeqForConditionalGeneration, exist_ok=True)
-AutoTokenizer.register(OneLayerSeq2SeqConfig, tokenizer_class=OneLayerTranslatorTokenizer, exist_ok=True)
-
-OneLayerTranslatorConfig.register_for_auto_class()
-OneLayerTranslatorModel.register_for_auto_class("AutoModel")
-OneLayerSeq2SeqConfig.register_for_auto_class()
-OneLayerSeq2SeqForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
 OneLayerTranslatorTokenizer.register_for_auto_class("AutoTokenizer")
-# the encoder–decoder loads through AutoModelForSeq2SeqLM, the course model through AutoModel
+# each kind loads through its own Auto class (the encoder–decoder AutoModelForSeq2SeqLM, the course model AutoModel),
+# encoder–decoders' first: the order that saved folders record in custom_pipelines
+_kinds = sorted(KINDS.values(), key=lambda kind: not kind.is_encoder_decoder)
 PIPELINE_REGISTRY.register_pipeline(PIPELINE_TASK, pipeline_class=OneLayerTranslationPipeline,
-                                    pt_model=(AutoModelForSeq2SeqLM, AutoModel))
+                                    pt_model=tuple(dict.fromkeys(kind.auto_class for kind in _kinds)))
 
 __all__ = [
     "PIPELINE_TASK",

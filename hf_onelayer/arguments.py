@@ -24,9 +24,10 @@ from .utils import command_argv
 class ModelOptions:
     """Which model, and how it is built besides its architecture: tokenizer, attention kernel, embedding initialisers."""
 
-    model_type: Literal[tuple(KINDS)] = field(
+    model_type: str = field(
         default="onelayer_translator",
-        metadata={"help": "'onelayer_translator' (the course model) or 'onelayer_seq2seq' (the encoder-decoder)"},
+        metadata={"help": "the model kind: 'onelayer_translator' (the course model) or 'onelayer_seq2seq' (the "
+                          "encoder-decoder); see hf_onelayer/kinds.py"},
     )
     attn_implementation: Literal["sdpa", "eager"] = field(
         default="sdpa", metadata={"help": "'sdpa' (torch's fused kernel) or 'eager' (returns the attention weights)"})
@@ -52,6 +53,8 @@ class ModelOptions:
     allow_pickle: bool = field(default=False, metadata={"help": "allow gensim pickles (only for files you trust)"})
 
     def __post_init__(self):
+        if self.model_type not in KINDS:
+            raise UserError(f"--model_type {self.model_type}: one of {', '.join(KINDS)}")
         check_ranges(self)
 
     def architecture(self) -> dict:

@@ -7,7 +7,7 @@ flags only it uses, and the model card's text. A new kind is a config and a mode
 
 from dataclasses import dataclass, field
 
-from transformers import AutoModel, AutoModelForSeq2SeqLM
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from .errors import UserError
 from .models.configuration_onelayer import OneLayerTranslatorConfig
@@ -211,7 +211,25 @@ SEQ2SEQ = Seq2SeqKind(
         best_metric="BLEU", example_output="beam-5 output"),
 )
 
-KINDS = {kind.name: kind for kind in (COURSE, SEQ2SEQ)}
+KINDS: dict[str, ModelKind] = {}
+
+
+def register(kind: ModelKind) -> ModelKind:
+    """Make ``kind`` known to the package (``KINDS``: flags, training, loading) and to transformers' Auto classes,
+    with its code marked to travel in every saved folder (``trust_remote_code=True``)."""
+    from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
+
+    KINDS[kind.name] = kind
+    AutoConfig.register(kind.name, kind.config_class, exist_ok=True)
+    kind.auto_class.register(kind.config_class, kind.model_class, exist_ok=True)
+    AutoTokenizer.register(kind.config_class, tokenizer_class=OneLayerTranslatorTokenizer, exist_ok=True)
+    kind.config_class.register_for_auto_class()
+    kind.model_class.register_for_auto_class(kind.auto_class.__name__)
+    return kind
+
+
+for _kind in (COURSE, SEQ2SEQ):
+    register(_kind)
 
 
 def kind_of(model_or_config) -> ModelKind:
