@@ -25,7 +25,7 @@ class PositionWiseConfig(OneLayerTranslatorConfig):
 class NoAttention(nn.Module):
     """In place of self-attention: nothing from the other positions, so each token is translated alone."""
 
-    def forward(self, x, key_mask, output_attentions=False, keep=None):
+    def forward(self, x, mask, memory=None, cache=None, output_attentions=False, keep=None):
         return torch.zeros_like(x if keep is None else x[keep]), None
 
 

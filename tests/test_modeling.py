@@ -178,7 +178,7 @@ def test_loss_positions_only_gives_the_same_loss_and_gradients(norm_position, sm
 
 
 def test_linear_cross_entropy_in_chunks_matches_torch_and_skips_frozen_weights():
-    from hf_onelayer.models.modeling_onelayer import LinearCrossEntropy
+    from hf_onelayer.models.modeling_layers import LinearCrossEntropy
 
     torch.manual_seed(0)
     x = torch.randn(300, 16, requires_grad=True)

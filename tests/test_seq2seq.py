@@ -268,9 +268,10 @@ def test_remote_code_round_trip_includes_generate(tmp_path):
     config = save_folder(model, tokenizer, folder)
     assert config["auto_map"] == {"AutoConfig": "configuration_seq2seq.OneLayerSeq2SeqConfig",
                                   "AutoModelForSeq2SeqLM": "modeling_seq2seq.OneLayerSeq2SeqForConditionalGeneration"}
-    for name in ("configuration_seq2seq.py", "modeling_seq2seq.py", "configuration_onelayer.py", "modeling_onelayer.py",
+    for name in ("configuration_seq2seq.py", "modeling_seq2seq.py", "configuration_layers.py", "modeling_layers.py",
                  "tokenization_onelayer.py"):
         assert (folder / name).exists(), name
+    assert not (folder / "modeling_onelayer.py").exists()  # only the files its model uses
     child = tmp_path / "child.py"
     child.write_text(
         "import sys, json\n"

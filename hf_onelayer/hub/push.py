@@ -10,6 +10,7 @@ folder has none. Pickles (``training_args.bin``), checkpoints and TensorBoard lo
 """
 
 import fnmatch
+import json
 import logging
 import os
 
@@ -20,8 +21,8 @@ logger = logging.getLogger(__name__)
 PUSHED = ("*.safetensors", "config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json",
           "*tokenizer.json", "*.py", "README.md", "all_results.json", "eval_results.json", "test_results.json",
           "train_results.json", "trainer_state.json", "run_args.json")
-REQUIRED = ("model.safetensors", "config.json", "tokenizer_config.json", "modeling_onelayer.py",
-            "configuration_onelayer.py", "tokenization_onelayer.py")
+# besides the code files that config.json's auto_map names (the model's own)
+REQUIRED = ("model.safetensors", "config.json", "tokenizer_config.json", "tokenization_onelayer.py")
 
 
 class PushError(UserError, RuntimeError):
@@ -32,7 +33,11 @@ def files_to_push(folder: str) -> list[str]:
     if not os.path.isdir(folder):
         raise PushError(f"{folder}: no such folder")
     names = sorted(n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n)))
-    missing = [n for n in REQUIRED if n not in names]
+    code = []
+    if "config.json" in names:
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as handle:
+            code = [f"{target.split('.')[0]}.py" for target in json.load(handle).get("auto_map", {}).values()]
+    missing = [n for n in dict.fromkeys((*REQUIRED, *code)) if n not in names]
     if missing:
         raise PushError(f"{folder}: missing {', '.join(missing)} (save it with save_pretrained, or train it with hf-onelayer)")
     return [n for n in names if any(fnmatch.fnmatch(n, pattern) for pattern in PUSHED)]

@@ -9,7 +9,7 @@ from typing import Literal
 from huggingface_hub.dataclasses import strict
 from transformers import PretrainedConfig
 
-from .configuration_onelayer import OneLayerTranslatorConfig, check_ranges, check_unknown
+from .configuration_layers import check_ranges, check_unknown, source_pad_token_id
 
 
 @strict(accept_kwargs=True)
@@ -94,7 +94,7 @@ class OneLayerSeq2SeqConfig(PretrainedConfig):
         check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id",
                                       "decoder_start_token_id"), self.src_vocab_size or self.vocab_size, self.vocab_size)
 
-    source_pad_token_id = OneLayerTranslatorConfig.source_pad_token_id
+    source_pad_token_id = source_pad_token_id
 
 
 __all__ = ["OneLayerSeq2SeqConfig"]

@@ -1,6 +1,6 @@
 """The one-layer Transformer translator as a Hugging Face ``PreTrainedModel``.
 
-Read top to bottom: embeddings -> self-attention -> feed-forward -> the layer -> the model.
+Read top to bottom: embeddings -> the layer (self-attention, feed-forward: ``modeling_layers.py``) -> the model.
 
 The model is the course's token-for-token translator: it reads the source sentence (German) and
 predicts the target token t (English) at position t. There is no decoder and nothing
@@ -22,6 +22,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from .configuration_onelayer import OneLayerTranslatorConfig
+from .modeling_layers import Attention, FeedForward, LinearCrossEntropy, OneLayerModelMixin, check_ids
 
 
 def decode_length(source_length: int, config: OneLayerTranslatorConfig) -> int:
@@ -80,66 +81,6 @@ class OneLayerEmbeddings(nn.Module):
         return self.dropout(x)
 
 
-class OneLayerSelfAttention(nn.Module):
-    """Multi-head self-attention with a key padding mask.
-
-    For each head h: ``alpha = softmax(q_h k_h^T / sqrt(d_qk))`` over the real (unpadded) keys and
-    ``c = alpha v_h``; the heads are concatenated and projected back to ``hidden_size``.
-    Two implementations behind ``config._attn_implementation``: "eager" (can return alpha) and
-    "sdpa" (``F.scaled_dot_product_attention``; falls back to eager when alpha is asked for).
-    """
-
-    def __init__(self, config: OneLayerTranslatorConfig):
-        super().__init__()
-        self.config = config
-        self.num_heads = config.num_attention_heads
-        self.d_qk = config.head_dim_qk
-        self.d_v = config.head_dim_v
-        self.scale = 1.0 / math.sqrt(self.d_qk)
-        self.query = nn.Linear(config.hidden_size, self.num_heads * self.d_qk)
-        self.key = nn.Linear(config.hidden_size, self.num_heads * self.d_qk)
-        self.value = nn.Linear(config.hidden_size, self.num_heads * self.d_v)
-        self.output = nn.Linear(self.num_heads * self.d_v, config.hidden_size)
-        self.dropout_p = config.attention_probs_dropout_prob
-
-    def forward(
-        self, x: torch.Tensor, key_mask: torch.BoolTensor, output_attentions: bool = False,
-        keep: torch.BoolTensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, T, C) -> (B, T, C), or (N, C) for the N positions where ``keep`` (B, T) is True; and alpha if asked."""
-        B, T, _ = x.shape
-        nh = self.num_heads
-        q = self.query(x).view(B, T, nh, self.d_qk).transpose(1, 2)  # (B, nh, T, d_qk)
-        k = self.key(x).view(B, T, nh, self.d_qk).transpose(1, 2)  # (B, nh, T, d_qk)
-        v = self.value(x).view(B, T, nh, self.d_v).transpose(1, 2)  # (B, nh, T, d_v)
-        mask = key_mask[:, None, None, :]  # (B, 1, 1, T): True where the key is a real token
-        dropout_p = self.dropout_p if self.training else 0.0
-
-        if self.config._attn_implementation == "sdpa" and not output_attentions:
-            c = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=self.scale)
-            weights = None
-        else:
-            scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale  # (B, nh, T, T)
-            scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-            weights = torch.softmax(scores, dim=-1)  # rows sum to 1; padded keys get exactly 0
-            c = torch.matmul(F.dropout(weights, p=dropout_p, training=self.training), v)  # (B, nh, T, d_v)
-
-        c = c.transpose(1, 2).reshape(B, T, nh * self.d_v)  # (B, T, nh * d_v)
-        if keep is not None:
-            c = c[keep]  # (N, nh * d_v): keys and values above still cover every real token
-        return self.output(c), weights
-
-
-class OneLayerFeedForward(nn.Module):
-    def __init__(self, config: OneLayerTranslatorConfig):
-        super().__init__()
-        self.dense_in = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.dense_out = nn.Linear(config.intermediate_size, config.hidden_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dense_out(F.relu(self.dense_in(x)))
-
-
 class OneLayerBlock(GradientCheckpointingLayer):
     """Attention and feed-forward, each with a residual connection and a LayerNorm.
 
@@ -150,17 +91,19 @@ class OneLayerBlock(GradientCheckpointingLayer):
     def __init__(self, config: OneLayerTranslatorConfig):
         super().__init__()
         self.pre_norm = config.norm_position == "pre"
-        self.attention = OneLayerSelfAttention(config)
+        self.attention = Attention(config)  # self-attention with a key padding mask
         self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.feed_forward = OneLayerFeedForward(config)
+        self.feed_forward = FeedForward(config)
         self.feed_forward_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if self.pre_norm else None
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x, key_mask, output_attentions=False, keep=None):
-        """(B, T, C) -> (B, T, C); with ``keep`` (B, T) only those positions go on: (N, C)."""
-        attended, weights = self.attention(self.attention_norm(x) if self.pre_norm else x, key_mask,
-                                           output_attentions, keep)
+        """(B, T, C) -> (B, T, C); with ``keep`` (B, T) only those positions go on: (N, C). ``key_mask`` (B, T):
+        True at real tokens."""
+        mask = key_mask[:, None, None, :]  # (B, 1, 1, T): every query may look at every real key
+        attended, weights = self.attention(self.attention_norm(x) if self.pre_norm else x, mask,
+                                           output_attentions=output_attentions, keep=keep)
         x = x if keep is None else x[keep]
         if self.pre_norm:
             x = x + self.dropout(attended)
@@ -168,89 +111,6 @@ class OneLayerBlock(GradientCheckpointingLayer):
             return self.final_norm(x), weights
         x = self.attention_norm(x + self.dropout(attended))
         return self.feed_forward_norm(x + self.dropout(self.feed_forward(x))), weights
-
-
-class LinearCrossEntropy(torch.autograd.Function):
-    """Mean cross-entropy of ``x @ weight.T + bias`` against ``target``, computed in row chunks.
-
-    The (N, V) logits never exist at once: each chunk's logits give its loss and, right away, its
-    gradients (softmax minus the smoothed one-hot), so the work stays in cache; backward only scales
-    them. One ``exp`` per logit, computed in place: the softmax is ``exp(z - max) / sum``, and the
-    log-sum-exp comes from the same sum. Same loss and gradients as ``F.cross_entropy(F.linear(x,
-    weight, bias), target, label_smoothing=smoothing)``.
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, target, smoothing: float = 0.0, chunk: int = 128):
-        n, vocab = x.shape[0], weight.shape[0]
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = torch.empty_like(x) if need_x else None
-        grad_w = torch.zeros_like(weight) if need_w else None
-        grad_b = torch.zeros_like(bias) if need_b else None
-        total = x.new_zeros((), dtype=torch.float32)
-        for start in range(0, n, chunk):
-            xs, ys = x[start : start + chunk], target[start : start + chunk]
-            z = F.linear(xs, weight, bias).float()  # (c, V)
-            z_max = z.amax(dim=-1, keepdim=True)  # (c, 1)
-            loss = -(1 - smoothing) * z.gather(1, ys[:, None]).squeeze(1)  # (c,)
-            if smoothing:
-                loss -= smoothing * z.mean(dim=-1)
-            p = z.sub_(z_max).exp_()  # in place: z is not needed any more
-            p_sum = p.sum(dim=-1, keepdim=True)  # (c, 1)
-            total += (loss + (z_max + p_sum.log()).squeeze(1)).sum()  # + log-sum-exp
-            if need_x or need_w or need_b:
-                g = p.div_(p_sum)  # softmax, (c, V)
-                g[torch.arange(len(ys)), ys] -= 1 - smoothing
-                if smoothing:
-                    g -= smoothing / vocab
-                g = g.to(x.dtype)
-                if need_x:
-                    torch.mm(g, weight, out=grad_x[start : start + chunk])
-                if need_w:
-                    grad_w.addmm_(g.t(), xs)
-                if need_b:
-                    grad_b += g.sum(dim=0)
-        ctx.save_for_backward(*(None if g is None else g / n for g in (grad_x, grad_w, grad_b)))
-        return total / n
-
-    @staticmethod
-    def backward(ctx, grad_loss):
-        return *(None if g is None else g * grad_loss for g in ctx.saved_tensors), None, None, None
-
-
-class OneLayerModelMixin:
-    """What both models share with transformers: ``from_pretrained`` re-applies the config's freezing
-    (``apply_freezing``; loading recreates the parameters), ``set_attn_implementation`` works, and
-    ``resize_token_embeddings`` keeps the source and target vocabulary sizes in step."""
-
-    def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
-                                mean_resizing: bool = True) -> nn.Embedding:
-        """Resize the source embedding to ``new_num_tokens`` rows (``len(tokenizer)``: the source side is the one in
-        use). ``add_tokens`` adds each token to both vocabularies, so the target tables (embedding, head) gain or
-        lose as many rows; the config's vocabulary sizes follow. Returns the new source embedding."""
-        source = self.get_input_embeddings()
-        if new_num_tokens is None and pad_to_multiple_of is None:
-            return source
-        rows, padding_idx = source.num_embeddings, source.padding_idx  # the resize may reuse the module
-        resized = self._get_resized_embeddings(source, new_num_tokens, pad_to_multiple_of, mean_resizing)
-        resized.padding_idx = padding_idx
-        self._resize_vocabularies(resized, resized.num_embeddings - rows, mean_resizing)
-        self.tie_weights()
-        self.apply_freezing()
-        return self.get_input_embeddings()
-
-    @classmethod
-    def _can_set_attn_implementation(cls) -> bool:
-        """``set_attn_implementation`` switches: the attention layers read ``config._attn_implementation`` per call."""
-        return True
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        loaded = super().from_pretrained(*args, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
-        if hasattr(model, "apply_freezing"):
-            model.apply_freezing()
-        return loaded
 
 
 class OneLayerTranslatorPreTrainedModel(OneLayerModelMixin, PreTrainedModel):
@@ -442,19 +302,6 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         logits = self(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).logits
         predicted = logits.argmax(dim=-1).tolist()
         return [cut_at_eos(row[1:limit], self.config.eos_token_id) for row, limit in zip(predicted, limits)]
-
-
-def check_ids(ids: torch.Tensor | None, vocab_size: int, name: str, side: str) -> None:
-    """``ValueError`` naming the first id of ``ids`` outside ``[0, vocab_size)`` (-100, the ignored label, aside),
-    before an embedding lookup or a loss fails on it. One min and one max; skipped while compiling (they read
-    tensor values)."""
-    if ids is None or not ids.numel() or torch.compiler.is_compiling():
-        return
-    real = ids[ids != -100] if name == "labels" else ids
-    if real.numel() and (int(real.min()) < 0 or int(real.max()) >= vocab_size):
-        bad = real[(real < 0) | (real >= vocab_size)][0].item()
-        raise ValueError(f"{name} contain id {bad}, outside the {side} vocabulary of size {vocab_size} (ids 0 to "
-                         f"{vocab_size - 1}{', or -100' if name == 'labels' else ''})")
 
 
 def cut_at_eos(ids: list[int], eos_token_id: int) -> list[int]:

@@ -1,7 +1,7 @@
 """The one-layer encoder–decoder translator as a Hugging Face ``PreTrainedModel`` + ``GenerationMixin``.
 
-Read top to bottom: embeddings -> attention (self, masked self, cross; with a key/value cache) ->
-add & norm -> encoder layer, decoder layer -> encoder, decoder -> the model.
+Read top to bottom: embeddings -> encoder layer, decoder layer (attention, feed-forward, add & norm:
+``modeling_layers.py``) -> encoder, decoder -> the model.
 
 The encoder reads the German sentence once; the decoder writes English one token at a time,
 attending to its own earlier tokens (masked self-attention) and to the encoder's output
@@ -12,7 +12,6 @@ This file is copied into every saved model folder (remote code), so it imports o
 third-party libraries and its sibling files, never ``hf_onelayer`` by name.
 """
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +22,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from .configuration_seq2seq import OneLayerSeq2SeqConfig
-from .modeling_onelayer import LinearCrossEntropy, OneLayerFeedForward, OneLayerModelMixin, check_ids
+from .modeling_layers import AddNorm, Attention, FeedForward, LinearCrossEntropy, OneLayerModelMixin, check_ids
 
 
 class Seq2SeqEmbeddings(nn.Module):
@@ -48,77 +47,14 @@ class Seq2SeqEmbeddings(nn.Module):
         return self.dropout(self.LayerNorm(tokens + self.embed_positions(positions)))
 
 
-class Seq2SeqAttention(nn.Module):
-    """Multi-head attention: ``softmax(q_h k_h^T / sqrt(d_qk)) v_h`` per head, heads concatenated and projected.
-
-    Self-attention takes keys and values from ``x``; cross-attention (``is_cross``) from the encoder
-    output. With a cache, self-attention appends the new keys/values to the earlier ones, and
-    cross-attention computes the encoder's keys/values once and reuses them at every later step.
-    ``mask`` (B or 1, 1, T or 1, S) is True where a query may look at a key.
-    """
-
-    def __init__(self, config: OneLayerSeq2SeqConfig, layer_idx: int, is_cross: bool = False):
-        super().__init__()
-        self.config, self.layer_idx, self.is_cross = config, layer_idx, is_cross
-        self.num_heads, self.d_qk, self.d_v = config.num_attention_heads, config.head_dim_qk, config.head_dim_v
-        self.scale = 1.0 / math.sqrt(self.d_qk)
-        self.query = nn.Linear(config.hidden_size, self.num_heads * self.d_qk)
-        self.key = nn.Linear(config.hidden_size, self.num_heads * self.d_qk)
-        self.value = nn.Linear(config.hidden_size, self.num_heads * self.d_v)
-        self.output = nn.Linear(self.num_heads * self.d_v, config.hidden_size)
-
-    def forward(self, x, mask, memory=None, cache: EncoderDecoderCache | None = None, output_attentions=False):
-        B, T, _ = x.shape
-        nh = self.num_heads
-        q = self.query(x).view(B, T, nh, self.d_qk).transpose(1, 2)  # (B, nh, T, d_qk)
-        if self.is_cross and cache is not None and cache.is_updated.get(self.layer_idx):
-            layer = cache.cross_attention_cache.layers[self.layer_idx]  # the encoder's keys/values, made at step 1
-            k, v = layer.keys, layer.values
-        else:
-            source = memory if self.is_cross else x  # (B, S, C)
-            k = self.key(source).view(B, -1, nh, self.d_qk).transpose(1, 2)  # (B, nh, S, d_qk)
-            v = self.value(source).view(B, -1, nh, self.d_v).transpose(1, 2)  # (B, nh, S, d_v)
-            if cache is not None:
-                part = cache.cross_attention_cache if self.is_cross else cache.self_attention_cache
-                k, v = part.update(k, v, self.layer_idx)  # self: (B, nh, past + T, d)
-                if self.is_cross:
-                    cache.is_updated[self.layer_idx] = True
-        dropout_p = self.config.attention_probs_dropout_prob if self.training else 0.0
-        if self.config._attn_implementation == "sdpa" and not output_attentions:
-            c = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=self.scale)
-            weights = None
-        else:
-            scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale  # (B, nh, T, S)
-            weights = torch.softmax(scores.masked_fill(~mask, torch.finfo(scores.dtype).min), dim=-1)
-            c = torch.matmul(F.dropout(weights, p=dropout_p, training=self.training), v)  # (B, nh, T, d_v)
-        return self.output(c.transpose(1, 2).reshape(B, T, nh * self.d_v)), weights
-
-
-class AddNorm(nn.Module):
-    """A residual connection and a LayerNorm around a sub-layer: post-norm ``LN(x + f(x))`` or pre-norm ``x + f(LN(x))``."""
-
-    def __init__(self, config: OneLayerSeq2SeqConfig):
-        super().__init__()
-        self.pre_norm = config.norm_position == "pre"
-        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, x, sublayer):
-        """``sublayer`` maps (B, T, C) to (B, T, C) or to (output, attention weights)."""
-        out = sublayer(self.norm(x) if self.pre_norm else x)
-        out, weights = out if isinstance(out, tuple) else (out, None)
-        x = x + self.dropout(out)
-        return (x if self.pre_norm else self.norm(x)), weights
-
-
 class EncoderLayer(GradientCheckpointingLayer):
     """Self-attention over the source, then feed-forward; each with add & norm."""
 
     def __init__(self, config: OneLayerSeq2SeqConfig, layer_idx: int):
         super().__init__()
-        self.self_attn = Seq2SeqAttention(config, layer_idx)
+        self.self_attn = Attention(config, layer_idx)
         self.self_attn_norm = AddNorm(config)
-        self.feed_forward = OneLayerFeedForward(config)
+        self.feed_forward = FeedForward(config)
         self.feed_forward_norm = AddNorm(config)
 
     def forward(self, x, source_mask, output_attentions=False):
@@ -131,11 +67,11 @@ class DecoderLayer(GradientCheckpointingLayer):
 
     def __init__(self, config: OneLayerSeq2SeqConfig, layer_idx: int):
         super().__init__()
-        self.self_attn = Seq2SeqAttention(config, layer_idx)
+        self.self_attn = Attention(config, layer_idx)
         self.self_attn_norm = AddNorm(config)
-        self.cross_attn = Seq2SeqAttention(config, layer_idx, is_cross=True)
+        self.cross_attn = Attention(config, layer_idx, is_cross=True)
         self.cross_attn_norm = AddNorm(config)
-        self.feed_forward = OneLayerFeedForward(config)
+        self.feed_forward = FeedForward(config)
         self.feed_forward_norm = AddNorm(config)
 
     def forward(self, x, causal_mask, memory, source_mask, cache=None, output_attentions=False):

@@ -1,0 +1,61 @@
+"""What both configurations share: the range checks, the check of unknown fields, the source padding id.
+
+This file is copied into every saved model folder (remote code), so it imports only third-party
+libraries, never ``hf_onelayer`` by name.
+"""
+
+import difflib
+import logging
+import math
+
+from transformers import GenerationConfig, PretrainedConfig
+
+logger = logging.getLogger(__name__)
+
+
+class OneLayerConfigError(ValueError):
+    """A config field out of range or misspelt; the message names the field."""
+
+
+@property
+def source_pad_token_id(self) -> int | None:
+    """The id that pads ``input_ids``: ``src_pad_token_id``, else ``pad_token_id``."""
+    return self.pad_token_id if self.src_pad_token_id is None else self.src_pad_token_id
+
+
+def check_ranges(config, positive, token_ids, src_vocab: int, tgt_vocab: int):
+    """Raise ``OneLayerConfigError`` naming the first field out of range: ``positive`` fields (None allowed)
+    must be finite and > 0, the dropout probabilities in [0, 1), the target-side ``token_ids`` that are set
+    inside ``tgt_vocab``, the source padding id inside ``src_vocab``, and ``max_position_embeddings`` must
+    leave room for <bos>, a token and <eos>."""
+    checks = [(name, "finite and > 0", 0 < getattr(config, name) < math.inf)
+              for name in positive if getattr(config, name) is not None]
+    checks += [("max_position_embeddings", ">= 3 (<bos>, one token, <eos>)", config.max_position_embeddings >= 3)]
+    checks += [(name, "in [0, 1)", 0 <= getattr(config, name) < 1)
+               for name in ("hidden_dropout_prob", "attention_probs_dropout_prob")]
+    checks += [(name, f"inside the target vocabulary (< {tgt_vocab})", 0 <= getattr(config, name) < tgt_vocab)
+               for name in token_ids if getattr(config, name) is not None]
+    source_pad = "pad_token_id" if config.src_pad_token_id is None else "src_pad_token_id"
+    if getattr(config, source_pad) is not None:
+        checks += [(source_pad, f"inside the source vocabulary (< {src_vocab})", 0 <= getattr(config, source_pad) < src_vocab)]
+    for name, wanted, ok in checks:
+        if not ok:
+            raise OneLayerConfigError(f"{type(config).__name__}.{name} must be {wanted}, got {getattr(config, name)!r}")
+
+
+# Keys that transformers itself reads or stores besides a config's fields.
+KNOWN_KEYS = set(PretrainedConfig().to_dict()) | set(GenerationConfig._get_default_generation_params()) | {
+    "auto_map", "custom_pipelines", "name_or_path", "torch_dtype", "num_labels", "output_attentions",
+    "attn_implementation", "experts_implementation", "per_layer_config", "rope_scaling", "rope_theta"}
+
+
+def check_unknown(config, kwargs: dict) -> None:
+    """Refuse a keyword that looks like a misspelt field (``hiden_size``); warn about any other unknown one."""
+    fields = [f for f in type(config).__dataclass_fields__ if not f.startswith("_")]
+    for key in kwargs:
+        if key in KNOWN_KEYS or key.startswith("_"):
+            continue
+        close = difflib.get_close_matches(key, fields, n=1, cutoff=0.85)
+        if close:
+            raise OneLayerConfigError(f"{type(config).__name__}: unknown field {key!r}; did you mean {close[0]!r}?")
+        logger.warning("%s: unknown field %r, kept as an attribute", type(config).__name__, key)
