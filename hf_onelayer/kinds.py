@@ -48,18 +48,19 @@ class ModelKind:
         """The tokenizer's ``src_vocab_size`` and ``tgt_vocab_size`` that ``config`` needs."""
         raise NotImplementedError
 
-    def search(self, num_beams: int | None = None, **generate_kwargs) -> dict:
+    def search(self, num_beams: int | None = None, strict: bool = True, **generate_kwargs) -> dict:
         """The ``generate`` arguments given (None: the model's generation config's). The course model reads its
-        translation out greedily: it takes ``num_beams=1`` alone, and refuses the rest in one line."""
+        translation out greedily: it takes ``num_beams=1`` alone and refuses the rest in one line (the commands'
+        flags), or, not ``strict`` (code that serves both kinds, such as the explorer), ignores them."""
         given = {k: v for k, v in {"num_beams": num_beams, **generate_kwargs}.items() if v is not None}
         if self.is_encoder_decoder:
             return given
         given.pop("num_beams", None) if num_beams == 1 else None
-        if given:
+        if given and strict:
             flag = next(iter(given))
             raise UserError(f"--{flag} {given[flag]}: applies to the encoder-decoder's search; the {self.label} reads "
                             "its translation out greedily")
-        return given
+        return {}
 
     def metrics_class(self):
         """The ``compute_metrics`` class of its evaluation (``names``: what it reports)."""

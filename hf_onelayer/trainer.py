@@ -356,10 +356,10 @@ def evaluate_model(model, tokenizer, dataset, batch_size: int = 256, num_beams: 
     evaluation as training's.
 
     ``num_beams`` and ``generate_kwargs`` (``max_length``, ``length_penalty``): the encoder–decoder's search
-    (None: its generation config's; the course model refuses them).
+    (None: its generation config's; the course model has none).
     """
     kind = kind_of(model)
-    generation = kind.search(num_beams, **generate_kwargs)
+    generation = kind.search(num_beams, strict=False, **generate_kwargs)
     tokenized = tokenize_split(dataset, tokenizer, model.config.max_position_embeddings, desc="tokenize",
                                decoder=kind.is_encoder_decoder)
     with tempfile.TemporaryDirectory() as tmp:

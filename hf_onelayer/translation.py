@@ -105,7 +105,8 @@ def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, pr
               num_beams: int | None = None, **generate_kwargs) -> list[str] | str:
     """Translations of ``texts``, in order: the course model's greedy read-out, or the encoder–decoder's
     ``generate`` (``num_beams`` and other ``generate_kwargs`` such as ``max_length`` or ``length_penalty``;
-    default: the model's generation config). One string gives one string.
+    default: the model's generation config; the course model has no search and ignores them, where the
+    commands' flags refuse them). One string gives one string.
 
     Sentences are batched by length (the output does not depend on the padding), and sources longer
     than ``max_position_embeddings`` are truncated to it. A blank sentence translates to "".
@@ -114,7 +115,7 @@ def translate(model, tokenizer, texts: list[str] | str, batch_size: int = 64, pr
         return translate(model, tokenizer, [texts], batch_size, progress, num_beams, **generate_kwargs)[0]
     if batch_size < 1:
         raise UserError(f"--batch_size must be >= 1, got {batch_size}")
-    search = kind_of(model).search(num_beams, **generate_kwargs)  # a course model refuses a search here
+    search = kind_of(model).search(num_beams, strict=False, **generate_kwargs)  # the course model: none
     limit = model.config.max_position_embeddings
     warn_truncated(tokenizer, texts, limit)
     out = ["" if not text.strip() else None for text in texts]
@@ -143,7 +144,7 @@ def warn_truncated(tokenizer, texts: list[str], limit: int) -> int:
 def translate_ids(model, enc, num_beams: int | None = None, **generate_kwargs):
     """The output ids of one encoded batch: the course model's read-out, or the encoder–decoder's ``generate``
     (arguments left None take its generation config's values)."""
-    search = kind_of(model).search(num_beams, **generate_kwargs)
+    search = kind_of(model).search(num_beams, strict=False, **generate_kwargs)
     if model.config.is_encoder_decoder:
         return model.generate(**enc, **search)  # what is not given: its generation config's
     return model.translate_ids(enc["input_ids"], enc["attention_mask"])
