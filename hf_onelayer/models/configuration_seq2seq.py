@@ -4,16 +4,13 @@ This file is copied into every saved model folder (remote code), so it imports o
 third-party libraries and its sibling files, never ``hf_onelayer`` by name.
 """
 
-from typing import Literal
-
 from huggingface_hub.dataclasses import strict
-from transformers import PretrainedConfig
 
-from .configuration_layers import check_ranges, check_unknown, source_pad_token_id
+from .configuration_layers import OneLayerBaseConfig, check_ranges
 
 
 @strict(accept_kwargs=True)
-class OneLayerSeq2SeqConfig(PretrainedConfig):
+class OneLayerSeq2SeqConfig(OneLayerBaseConfig):
     r"""Configuration of [`OneLayerSeq2SeqForConditionalGeneration`].
 
     One encoder layer (self-attention, feed-forward) and one decoder layer (masked self-attention,
@@ -56,23 +53,11 @@ class OneLayerSeq2SeqConfig(PretrainedConfig):
     head_dim_v: int = 64
     intermediate_size: int = 1024
     max_position_embeddings: int = 128
-    hidden_dropout_prob: float | int = 0.1
     attention_probs_dropout_prob: float | int = 0.0
-    layer_norm_eps: float = 1e-5
-    norm_position: Literal["post", "pre"] = "post"
-    initializer_range: float = 0.02
-    pad_token_id: int | None = 0
-    unk_token_id: int | None = 1
-    bos_token_id: int | None = 2
-    eos_token_id: int | None = 3
     decoder_start_token_id: int | None = 2
-    src_pad_token_id: int | None = None
     is_encoder_decoder: bool = True
     use_cache: bool = True
     tie_word_embeddings: bool = True
-    freeze_src_embeddings: bool = False
-    freeze_tgt_embeddings: bool = False
-    embedding_init: dict | None = None
 
     # The fields a user chooses for a new model (flags of `hf-onelayer train`, the card's architecture line).
     architecture_fields = (
@@ -81,11 +66,6 @@ class OneLayerSeq2SeqConfig(PretrainedConfig):
         "norm_position", "initializer_range", "tie_word_embeddings",
     )
 
-    def __post_init__(self, **kwargs):
-        check_unknown(self, kwargs)
-        super().__post_init__(**kwargs)
-        self.check_values()
-
     def check_values(self):
         """Raise ``OneLayerConfigError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
         positive = ["vocab_size", "src_vocab_size", "hidden_size", "encoder_layers", "decoder_layers",
@@ -93,8 +73,6 @@ class OneLayerSeq2SeqConfig(PretrainedConfig):
                     "layer_norm_eps", "initializer_range"]
         check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id",
                                       "decoder_start_token_id"), self.src_vocab_size or self.vocab_size, self.vocab_size)
-
-    source_pad_token_id = source_pad_token_id
 
 
 __all__ = ["OneLayerSeq2SeqConfig"]

@@ -1,4 +1,5 @@
-"""What both configurations share: the range checks, the check of unknown fields, the source padding id.
+"""What both configurations share: ``OneLayerBaseConfig`` (common fields, the check of unknown fields, the range
+checks, the source padding id).
 
 This file is copied into every saved model folder (remote code), so it imports only third-party
 libraries, never ``hf_onelayer`` by name.
@@ -7,7 +8,9 @@ libraries, never ``hf_onelayer`` by name.
 import difflib
 import logging
 import math
+from typing import Literal
 
+from huggingface_hub.dataclasses import strict
 from transformers import GenerationConfig, PretrainedConfig
 
 logger = logging.getLogger(__name__)
@@ -15,12 +18,6 @@ logger = logging.getLogger(__name__)
 
 class OneLayerConfigError(ValueError):
     """A config field out of range or misspelt; the message names the field."""
-
-
-@property
-def source_pad_token_id(self) -> int | None:
-    """The id that pads ``input_ids``: ``src_pad_token_id``, else ``pad_token_id``."""
-    return self.pad_token_id if self.src_pad_token_id is None else self.src_pad_token_id
 
 
 def check_ranges(config, positive, token_ids, src_vocab: int, tgt_vocab: int):
@@ -59,3 +56,35 @@ def check_unknown(config, kwargs: dict) -> None:
         if close:
             raise OneLayerConfigError(f"{type(config).__name__}: unknown field {key!r}; did you mean {close[0]!r}?")
         logger.warning("%s: unknown field %r, kept as an attribute", type(config).__name__, key)
+
+
+@strict(accept_kwargs=True)
+class OneLayerBaseConfig(PretrainedConfig):
+    """The fields both models have with the same defaults (each model's config adds its sizes and its own fields),
+    and what is done on every config: unknown fields refused or warned, ``check_values`` (the ranges)."""
+
+    hidden_dropout_prob: float | int = 0.1
+    layer_norm_eps: float = 1e-5
+    norm_position: Literal["post", "pre"] = "post"
+    initializer_range: float = 0.02
+    pad_token_id: int | None = 0
+    unk_token_id: int | None = 1
+    bos_token_id: int | None = 2
+    eos_token_id: int | None = 3
+    src_pad_token_id: int | None = None
+    freeze_src_embeddings: bool = False
+    freeze_tgt_embeddings: bool = False
+    embedding_init: dict | None = None
+
+    def __post_init__(self, **kwargs):
+        check_unknown(self, kwargs)
+        super().__post_init__(**kwargs)
+        self.check_values()
+
+    def check_values(self):
+        """Raise ``OneLayerConfigError`` naming the field whose value is out of range."""
+
+    @property
+    def source_pad_token_id(self) -> int | None:
+        """The id that pads ``input_ids``: ``src_pad_token_id``, else ``pad_token_id``."""
+        return self.pad_token_id if self.src_pad_token_id is None else self.src_pad_token_id

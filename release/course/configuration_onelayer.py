@@ -4,16 +4,14 @@ This file is copied into every saved model folder (remote code), so it imports o
 third-party libraries and its sibling files, never ``hf_onelayer`` by name.
 """
 
-from typing import Literal
 
 from huggingface_hub.dataclasses import strict
-from transformers import PretrainedConfig
 
-from .configuration_layers import OneLayerConfigError, check_ranges, check_unknown, source_pad_token_id
+from .configuration_layers import OneLayerBaseConfig, OneLayerConfigError, check_ranges
 
 
 @strict(accept_kwargs=True)
-class OneLayerTranslatorConfig(PretrainedConfig):
+class OneLayerTranslatorConfig(OneLayerBaseConfig):
     r"""Configuration of [`OneLayerTranslatorModel`].
 
     Defaults follow the course model: hidden 128, 2 heads, query/key and value dimension 96 per head
@@ -62,25 +60,13 @@ class OneLayerTranslatorConfig(PretrainedConfig):
     head_dim_v: int = 96
     intermediate_size: int = 2048
     max_position_embeddings: int = 64
-    hidden_dropout_prob: float | int = 0.1
     attention_probs_dropout_prob: float | int = 0.1
-    layer_norm_eps: float = 1e-5
-    norm_position: Literal["post", "pre"] = "post"
-    initializer_range: float = 0.02
     decode_length_ratio: float | int = 1.5
     decode_length_offset: int = 5
-    pad_token_id: int | None = 0
-    unk_token_id: int | None = 1
-    bos_token_id: int | None = 2
-    eos_token_id: int | None = 3
-    src_pad_token_id: int | None = None
     tie_word_embeddings: bool = False
     src_embedding_dim: int | None = None
     tgt_embedding_dim: int | None = None
     embedding_layer_norm: bool = True
-    freeze_src_embeddings: bool = False
-    freeze_tgt_embeddings: bool = False
-    embedding_init: dict | None = None
 
     # The fields a user chooses for a new model (flags of `hf-onelayer train`, the model card's
     # architecture line); the rest follow from the tokenizer or the embedding initialisers.
@@ -89,11 +75,6 @@ class OneLayerTranslatorConfig(PretrainedConfig):
         "max_position_embeddings", "hidden_dropout_prob", "attention_probs_dropout_prob", "norm_position",
         "embedding_layer_norm", "initializer_range",
     )
-
-    def __post_init__(self, **kwargs):
-        check_unknown(self, kwargs)
-        super().__post_init__(**kwargs)
-        self.check_values()
 
     @property
     def num_hidden_layers(self) -> int:
@@ -111,7 +92,6 @@ class OneLayerTranslatorConfig(PretrainedConfig):
         check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id"),
                      self.src_vocab_size, self.tgt_vocab_size)
 
-    source_pad_token_id = source_pad_token_id
 
 
 __all__ = ["OneLayerTranslatorConfig"]
