@@ -21,14 +21,15 @@ import torch
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer
 
 from .arguments import check_training
-from .data import TranslationCollator, load_translation_data, tokenize_split
+from .data import tokenize_split
 from .factory import make_model
-from .kinds import KINDS, kind_of
+from .run import new_tokenizer, read_data, tokenize_splits
+from .kinds import kind_of
 from .hub.model_card import build_card
 from .models.pipeline_onelayer import OneLayerTranslationPipeline
 from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from .errors import UserError
-from .utils import first, redact
+from .utils import redact
 
 logger = logging.getLogger(__name__)
 
@@ -183,12 +184,7 @@ def build_tokenizer(train_split, model_args, training_args, source_lang: str, ta
     path = os.path.join(training_args.output_dir, "tokenizer")
     with training_args.main_process_first(desc="train tokenizer"):
         if training_args.process_index == 0:
-            tokenizer = OneLayerTranslatorTokenizer.train_new(
-                train_split[source_lang], train_split[target_lang], min_frequency=model_args.min_frequency,
-                model=model_args.tokenizer_model, vocab_size=model_args.tokenizer_vocab_size,
-                source_lang=source_lang, target_lang=target_lang,
-                model_max_length=model_args.max_position_embeddings or KINDS[model_args.model_type].config_class().max_position_embeddings,
-            )
+            tokenizer = new_tokenizer(train_split, model_args, (source_lang, target_lang))
             tokenizer.save_pretrained(path)
         else:
             tokenizer = OneLayerTranslatorTokenizer.from_pretrained(path)
@@ -256,14 +252,8 @@ def checkpoint_to_resume(args) -> str | None:
 
 
 def _train(model_args, data_args, training_args, command: str) -> dict:
-    raw = load_translation_data(
-        data_args.data_dir, data_args.dataset_name, data_args.train_file, data_args.validation_file,
-        data_args.test_file, source_lang=data_args.source_lang, target_lang=data_args.target_lang,
-    )
-    if "train" not in raw:
-        raise UserError(f"training needs a train split: --train_file, or a --data_dir with "
-                        f"train.{data_args.source_lang}/train.{data_args.target_lang}")
-    train_raw = first(raw["train"], data_args.max_train_samples)
+    raw = read_data(data_args)
+    train_raw = raw["train"]
     resume = training_args.resume_from_checkpoint
     if resume and os.path.isfile(os.path.join(resume, "tokenizer_config.json")):
         # the checkpoint's own vocabulary: retraining it on changed data would not fit the saved weights
@@ -283,15 +273,7 @@ def _train(model_args, data_args, training_args, command: str) -> dict:
     config = model.config
     logger.info("model: %s parameters, config %s", f"{model.num_parameters():,}", config.to_json_string())
 
-    splits, truncated = {}, {}
-    for name, dataset in (("train", train_raw), ("validation", raw.get("validation")), ("test", raw.get("test"))):
-        if dataset is None:
-            continue
-        if name != "train":
-            dataset = first(dataset, data_args.max_eval_samples)
-        tokenized = tokenize_split(dataset, tokenizer, config.max_position_embeddings, desc=f"tokenize {name}",
-                                   decoder=config.is_encoder_decoder)
-        splits[name], truncated[f"{name}_truncated"] = tokenized.dataset, tokenized.n_truncated
+    splits, truncated = tokenize_splits(raw, tokenizer, config.max_position_embeddings, config.is_encoder_decoder)
 
     if "validation" not in splits:
         training_args.eval_strategy = "no"

@@ -14,6 +14,7 @@ import pytest
 import torch
 from conftest import SOURCES, TARGETS
 
+import hf_onelayer.run
 import hf_onelayer.trainer
 from hf_onelayer.cli import main as cli
 
@@ -99,7 +100,8 @@ def no_work(monkeypatch):
     def refuse(*args, **kwargs):
         raise WorkStarted("work started before the flag was refused")
 
-    for name in ("load_translation_data", "make_model", "build_tokenizer"):
+    monkeypatch.setattr(hf_onelayer.run, "load_translation_data", refuse)
+    for name in ("make_model", "build_tokenizer"):
         monkeypatch.setattr(hf_onelayer.trainer, name, refuse)
 
 

@@ -25,13 +25,11 @@ import os
 from dataclasses import dataclass, field, replace
 
 from ..arguments import ModelArguments, check_training
-from ..data import load_translation_data, tokenize_split
 from ..errors import UserError
 from ..factory import make_model
 from ..kinds import KINDS
-from ..models.tokenization_onelayer import OneLayerTranslatorTokenizer
+from ..run import new_tokenizer, positions, read_data, tokenize_splits
 from ..trainer import build_trainer, use_metrics_for
-from ..utils import first
 from .space import MODEL_KEYS, SPACE, TRAINING_KEYS, search_space
 
 logger = logging.getLogger(__name__)
@@ -97,21 +95,15 @@ def baseline_trial(model_args: ModelArguments, training_args) -> dict:
 class SearchData:
     """Tokenizer and tokenized splits per ``min_frequency``, built once each."""
 
-    def __init__(self, raw, max_length: int, model_args: ModelArguments, languages: tuple[str, str]):
-        self.raw, self.max_length, self.cache, self.languages = raw, max_length, {}, languages
-        self.tokenizer_model, self.vocab_size = model_args.tokenizer_model, model_args.tokenizer_vocab_size
-        self.decoder = KINDS[model_args.model_type].is_encoder_decoder
+    def __init__(self, raw, model_args: ModelArguments, languages: tuple[str, str]):
+        self.raw, self.model_args, self.cache, self.languages = raw, model_args, {}, languages
 
     def get(self, min_frequency: int):
         if min_frequency not in self.cache:
-            tokenizer = OneLayerTranslatorTokenizer.train_new(
-                *(self.raw["train"][lang] for lang in self.languages), min_frequency=min_frequency,
-                model=self.tokenizer_model, vocab_size=self.vocab_size, model_max_length=self.max_length,
-                source_lang=self.languages[0], target_lang=self.languages[1],
-            )
-            splits = {name: tokenize_split(self.raw[name], tokenizer, self.max_length, decoder=self.decoder,
-                                           desc=f"tokenize {name} (min_frequency {min_frequency})").dataset
-                      for name in ("train", "validation")}
+            tokenizer = new_tokenizer(self.raw["train"], self.model_args, self.languages, min_frequency)
+            splits, _ = tokenize_splits(self.raw, tokenizer, positions(self.model_args),
+                                        KINDS[self.model_args.model_type].is_encoder_decoder,
+                                        ("train", "validation"), f" (min_frequency {min_frequency})")
             self.cache[min_frequency] = (tokenizer, splits)
         return self.cache[min_frequency]
 
@@ -238,13 +230,8 @@ def run_search(model_args, data_args, training_args, search_args: SearchArgument
                          f"--num_train_epochs {training_args.num_train_epochs} would break its fixed budget")
     study.set_user_attr("num_train_epochs", training_args.num_train_epochs)  # the budget tuned.json keeps
 
-    raw = load_translation_data(data_args.data_dir, data_args.dataset_name, data_args.train_file,
-                                data_args.validation_file, data_args.test_file,
-                                source_lang=data_args.source_lang, target_lang=data_args.target_lang)
-    raw["train"] = first(raw["train"], data_args.max_train_samples)
-    raw["validation"] = first(raw["validation"], data_args.max_eval_samples)
-    max_length = model_args.max_position_embeddings or KINDS[model_args.model_type].config_class().max_position_embeddings
-    search_data = SearchData(raw, max_length, model_args, (data_args.source_lang, data_args.target_lang))
+    raw = read_data(data_args)
+    search_data = SearchData(raw, model_args, (data_args.source_lang, data_args.target_lang))
     # pretrained initialisers serve the course model only so far
     choices = {"random": {}} if KINDS[model_args.model_type].is_encoder_decoder else embedding_choices(search_args)
     logger.info("embedding choices: %s", json.dumps(choices))
