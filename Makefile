@@ -10,7 +10,7 @@ OUTPUT ?= runs/default
 ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install train train-seq2seq test bench release release-seq2seq search search-seq2seq attention-report \
+.PHONY: install train train-seq2seq test test-unit bench release release-seq2seq search search-seq2seq attention-report \
 	attention-report-seq2seq heads-study teacher distill clean
 
 install: $(STAMP)
@@ -29,6 +29,10 @@ train-seq2seq: $(STAMP)
 
 test: $(STAMP)
 	HF_ONELAYER_DATA=$(abspath $(DATA)) $(PY) -m pytest -n 2 --dist loadgroup
+
+# The unit tier alone: tiny, data-free tests of tests/unit (tests/integration: real data, subprocesses, browsers).
+test-unit: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup tests/unit
 
 # The hyper-parameter search (resumable: run it again to continue) and its report.
 SEARCH ?= runs/search

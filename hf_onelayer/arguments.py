@@ -278,12 +278,12 @@ def check_training(model_args, data_args, training_args) -> None:
         spec = getattr(model_args, flag)
         if spec:
             try:
-                kind, location = parse_spec(spec)
+                vectors, location = parse_spec(spec)
                 hub = parse_location(location)
             except ValueError as error:
                 raise UserError(f"--{flag}: {error}") from None
             if hub is not None:
-                check_online(kind, hub)  # offline: one line now, not after the tokenizer is trained
+                check_online(vectors, hub)  # offline: one line now, not after the tokenizer is trained
     positions = config.max_position_embeddings
     for flag, value in (("fixed_length", data_args.fixed_length),
                         ("generation_max_length", training_args.generation_max_length)):

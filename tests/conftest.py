@@ -127,3 +127,117 @@ def load_in_fresh_process(target: str, tmp_path: Path, revision: str | None = No
     child = torch.load(out)
     child["output"] = result.stdout + result.stderr
     return child
+
+
+# --- the CLI, and the tiny data and runs that many tests share -------------------------------------
+
+def cli(argv) -> int:
+    """Run ``hf-onelayer ARGV`` in this process: its exit code (2: a user error, said in one line on stderr)."""
+    from hf_onelayer.cli import main
+
+    return main([str(a) for a in argv])
+
+
+TINY = ["--hidden_size", "16", "--num_attention_heads", "2", "--head_dim_qk", "8", "--head_dim_v", "8",
+        "--intermediate_size", "32", "--max_position_embeddings", "24", "--hidden_dropout_prob", "0",
+        "--attention_probs_dropout_prob", "0", "--report_to", "none", "--disable_tqdm", "true",
+        "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "8", "--min_frequency", "1"]
+
+
+def write(path, text):
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A tiny Multi30k-style folder: train, val and test_2016_flickr."""
+    path = tmp_path_factory.mktemp("data")
+    for stem in ("train", "val", "test_2016_flickr"):
+        write(path / f"{stem}.de", "\n".join(SOURCES * 3) + "\n")
+        write(path / f"{stem}.en", "\n".join(TARGETS * 3) + "\n")
+    return path
+
+
+def train_args(folder, out, *extra):
+    return ["train", "--data_dir", str(folder), "--output_dir", str(out), *TINY, "--max_steps", "2",
+            "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false", *extra]
+
+
+@pytest.fixture(scope="module")
+def model_dir(folder, tmp_path_factory):
+    """A course model trained 2 steps on the tiny folder."""
+    out = tmp_path_factory.mktemp("run") / "model"
+    assert cli(train_args(folder, out)) == 0
+    return out
+
+
+
+# --- tiny encoder–decoders and saved pipelines ------------------------------------------------------
+
+def tiny_seq2seq_config(**overrides):
+    """A tiny encoder–decoder config (vocab 40, hidden 32)."""
+    from hf_onelayer import OneLayerSeq2SeqConfig
+
+    values = dict(vocab_size=40, hidden_size=32, num_attention_heads=2, head_dim_qk=12, head_dim_v=8,
+                  intermediate_size=37, max_position_embeddings=24, hidden_dropout_prob=0.0,
+                  attention_probs_dropout_prob=0.0)
+    values.update(overrides)
+    return OneLayerSeq2SeqConfig(**values)
+
+
+def tiny_seq2seq(seed=0, **overrides):
+    """A random tiny model; its own head (a tied random one mostly repeats its input) with sharp logits, so
+    that generation writes varied tokens."""
+    from hf_onelayer import OneLayerSeq2SeqForConditionalGeneration
+
+    torch.manual_seed(seed)
+    config = tiny_seq2seq_config(**{"tie_word_embeddings": False, **overrides})
+    model = OneLayerSeq2SeqForConditionalGeneration(config)
+    if not model.config.tie_word_embeddings:
+        with torch.no_grad():
+            model.lm_head.weight.normal_(0, 1.0)
+    return model.eval()
+
+
+def batch(seed=1, rows=3, length=7, vocab=40):
+    """(input ids, attention mask, labels) of 3 random rows, row 1 padded."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(4, vocab, (rows, length), generator=g)
+    mask = torch.ones_like(ids)
+    ids[1, 5:], mask[1, 5:] = 0, 0  # row 1 is padded
+    labels = torch.randint(4, vocab, (rows, 6), generator=g)
+    return ids, mask, labels
+
+
+def joint_pair():
+    """A joint BPE tokenizer and a tiny encoder–decoder sized to it."""
+    from hf_onelayer import OneLayerTranslatorTokenizer
+
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 3, TARGETS * 3, model="bpe", vocab_size=120, min_frequency=1)
+    return tiny_seq2seq(vocab_size=tok.tgt_vocab_size, max_position_embeddings=32), tok
+
+
+
+def saved_pipeline(kind, tmp_path):
+    """A tiny course model ("course") or encoder–decoder saved with its pipeline into ``tmp_path / kind``."""
+    from hf_onelayer import OneLayerTranslatorTokenizer
+    from hf_onelayer.trainer import save_pipeline
+
+    if kind == "course":
+        tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, min_frequency=2)
+        model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size)
+    else:
+        tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, model="bpe", vocab_size=120,
+                                                    min_frequency=1)
+        model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size)
+    folder = tmp_path / kind
+    save_pipeline(model, tok, str(folder))
+    return model, tok, folder
+
+
+def pytest_collection_modifyitems(items):
+    """Tests under tests/integration (real data, subprocesses, browsers) are marked ``slow``."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.slow)

@@ -19,9 +19,9 @@ MORE = SOURCES + ["Ein Hund spielt im Schnee.", "Eine Frau isst einen Apfel im P
 @pytest.fixture()
 def teacher_and_data(tmp_path):
     """A tiny encoder–decoder saved as the teacher, and a Multi30k-style folder of 10 training pairs."""
-    from test_analysis import _joint_pair
+    from conftest import joint_pair
 
-    model, tok = _joint_pair()
+    model, tok = joint_pair()
     model.generation_config.max_length = 20
     save_folder(model, tok, tmp_path / "teacher")
     data = tmp_path / "data"
@@ -86,7 +86,7 @@ def test_resuming_with_other_settings_is_refused_in_one_line(teacher_and_data, t
 
 
 def test_the_average_of_two_equal_checkpoints_is_the_same_model_and_other_shapes_fail(tmp_path):
-    from test_seq2seq import tiny_seq2seq
+    from conftest import tiny_seq2seq
 
     from hf_onelayer import OneLayerTranslatorTokenizer
 

@@ -61,11 +61,11 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(installed):
 
 
 def test_translate_a_saved_folder_and_its_remote_code_needs_no_source_tree(installed, tmp_path):
-    from test_analysis import _joint_pair
+    from conftest import joint_pair
 
     from hf_onelayer.translation import translate
 
-    model, tok = _joint_pair()
+    model, tok = joint_pair()
     folder = installed[1] / "model"
     save_folder(model, tok, folder)
     imports = re.compile(r"^\s*(from|import)\s+hf_onelayer\b", re.M)

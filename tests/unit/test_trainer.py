@@ -3,8 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SOURCES, TARGETS
 from datasets import Dataset
+from conftest import SOURCES, TARGETS
 
 from hf_onelayer import OneLayerTranslatorConfig, OneLayerTranslatorModel
 from hf_onelayer.arguments import OneLayerTrainingArguments

@@ -6,8 +6,7 @@ import logging
 
 import pytest
 import torch
-from conftest import SOURCES, TARGETS, save_folder, tiny_model
-from test_pipeline import saved
+from conftest import SOURCES, TINY, cli, save_folder, saved_pipeline, tiny_model
 
 from hf_onelayer import OneLayerTranslationPipeline
 from hf_onelayer.translation import load, translate
@@ -22,7 +21,7 @@ def _pipe(model, tok):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_blank_input_translates_to_empty_without_running_the_model(kind, tmp_path, monkeypatch):
-    model, tok, _ = saved(kind, tmp_path)
+    model, tok, _ = saved_pipeline(kind, tmp_path)
     pipe = _pipe(model, tok)
     ran = []
     monkeypatch.setattr(model, "forward", lambda *a, **k: ran.append(1) or (_ for _ in ()).throw(AssertionError))
@@ -36,14 +35,14 @@ def test_blank_input_translates_to_empty_without_running_the_model(kind, tmp_pat
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_list_mixing_blank_and_real_sentences_keeps_its_order(kind, tmp_path):
-    model, tok, _ = saved(kind, tmp_path)
+    model, tok, _ = saved_pipeline(kind, tmp_path)
     out = _pipe(model, tok)([SOURCES[0], "", SOURCES[1]])
     assert [o["translation_text"] for o in out] == [translate(model, tok, SOURCES[0]), "", translate(model, tok, SOURCES[1])]
 
 
 @pytest.mark.parametrize("search", [dict(num_beams=4), dict(do_sample=True, top_k=5)], ids=["beam", "sampling"])
 def test_num_return_sequences_on_a_list_gives_a_list_of_lists(search, tmp_path):
-    model, tok, _ = saved("seq2seq", tmp_path)
+    model, tok, _ = saved_pipeline("seq2seq", tmp_path)
     pipe = _pipe(model, tok)
     torch.manual_seed(0)
     one = pipe(SOURCES[0], num_return_sequences=2, **search)
@@ -55,14 +54,14 @@ def test_num_return_sequences_on_a_list_gives_a_list_of_lists(search, tmp_path):
 
 
 def test_the_course_model_refuses_num_return_sequences_as_it_refuses_other_search_flags(tmp_path):
-    model, tok, _ = saved("course", tmp_path)
+    model, tok, _ = saved_pipeline("course", tmp_path)
     with pytest.raises(ValueError, match="greedily"):
         _pipe(model, tok)([SOURCES[0]], num_return_sequences=2)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cut_inputs_get_one_warning_per_call_naming_the_limit_and_the_count(kind, tmp_path, caplog):
-    model, tok, _ = saved(kind, tmp_path)
+    model, tok, _ = saved_pipeline(kind, tmp_path)
     limit = model.config.max_position_embeddings
     pipe = _pipe(model, tok)
     for call in (lambda: pipe([LONG, SOURCES[0], LONG]), lambda: translate(model, tok, [LONG, SOURCES[0], LONG])):
@@ -80,7 +79,7 @@ def test_cut_inputs_get_one_warning_per_call_naming_the_limit_and_the_count(kind
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_folder_whose_tokenizer_length_disagrees_loads_with_one_warning_and_the_models_length(kind, tmp_path, caplog):
-    model, tok, folder = saved(kind, tmp_path)
+    model, tok, folder = saved_pipeline(kind, tmp_path)
     config = json.loads((folder / "tokenizer_config.json").read_text())
     config["model_max_length"] = 7
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
@@ -93,26 +92,19 @@ def test_a_folder_whose_tokenizer_length_disagrees_loads_with_one_warning_and_th
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_released_tokenizers_and_trained_ones_carry_the_models_length(kind, tmp_path):
+def test_released_tokenizers_and_trained_ones_carry_the_models_length(kind, folder, tmp_path):
     from hf_onelayer.translation import default_model
 
     model_type = "onelayer_seq2seq" if kind == "seq2seq" else "onelayer_translator"
-    folder = default_model(model_type)
-    with open(f"{folder}/tokenizer_config.json") as f, open(f"{folder}/config.json") as g:
+    release = default_model(model_type)
+    with open(f"{release}/tokenizer_config.json") as f, open(f"{release}/config.json") as g:
         assert json.load(f)["model_max_length"] == json.load(g)["max_position_embeddings"]
-    _, _, folder = saved(kind, tmp_path)  # save_pipeline: what training's final save calls
-    with open(folder / "tokenizer_config.json") as f, open(folder / "config.json") as g:
+    _, _, saved = saved_pipeline(kind, tmp_path)  # save_pipeline: what training's final save calls
+    with open(saved / "tokenizer_config.json") as f, open(saved / "config.json") as g:
         assert json.load(f)["model_max_length"] == json.load(g)["max_position_embeddings"]
-    from test_bad_input import TINY, cli
-
-    data = tmp_path / "data"
-    data.mkdir()
-    for stem in ("train", "val", "test_2016_flickr"):
-        (data / f"{stem}.de").write_text("\n".join(SOURCES * 3) + "\n")
-        (data / f"{stem}.en").write_text("\n".join(TARGETS * 3) + "\n")
     out = tmp_path / "run"
     # the encoder-decoder without --predict_with_generate (the flag's default is false) once died at its final evaluation
-    assert cli(["train", "--data_dir", str(data), "--output_dir", str(out), *TINY, "--model_type", model_type,
+    assert cli(["train", "--data_dir", str(folder), "--output_dir", str(out), *TINY, "--model_type", model_type,
                 "--max_steps", "1",
                 "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
                 "--max_position_embeddings", "40", "--min_frequency", "1"]) == 0
@@ -122,7 +114,7 @@ def test_released_tokenizers_and_trained_ones_carry_the_models_length(kind, tmp_
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_ids_outside_the_vocabulary_are_a_value_error_naming_the_id_and_the_size(kind, tmp_path):
-    model, tok, _ = saved(kind, tmp_path)
+    model, tok, _ = saved_pipeline(kind, tmp_path)
     size = tok.tgt_vocab_size
     with pytest.raises(ValueError, match=f"id {size + 5} is outside the target vocabulary of size {size}"):
         tok.decode([4, size + 5])
@@ -145,7 +137,7 @@ def test_ids_outside_the_vocabulary_are_a_value_error_naming_the_id_and_the_size
 
 
 def test_transformers_own_generate_validation_is_left_alone(tmp_path):
-    model, tok, _ = saved("seq2seq", tmp_path)
+    model, tok, _ = saved_pipeline("seq2seq", tmp_path)
     enc = tok([SOURCES[0]], return_tensors="pt")
     for bad in (dict(num_beams=0), dict(max_new_tokens="5")):
         with pytest.raises(Exception) as raised:

@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ddp")]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 COMMON = [
     "--max_train_samples", "1024", "--max_eval_samples", "128", "--max_steps", "12",
     "--hidden_size", "64", "--intermediate_size", "256", "--head_dim_qk", "32", "--head_dim_v", "32",

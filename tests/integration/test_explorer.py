@@ -21,9 +21,9 @@ SENTENCE = "Zwei Hunde spielen im Schnee."
 
 def _pair(kind="seq2seq"):
     """A tiny model of ``kind`` ("seq2seq" or "course") and a joint BPE tokenizer sized to it."""
-    from test_analysis import _joint_pair
+    from conftest import joint_pair
 
-    model, tok = _joint_pair()
+    model, tok = joint_pair()
     if kind == "course":
         model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
     return model, tok

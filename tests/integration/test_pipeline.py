@@ -5,11 +5,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SOURCES, TARGETS, tiny_model
-from test_seq2seq import tiny_seq2seq
+from conftest import SOURCES, saved_pipeline
 
-from hf_onelayer import PIPELINE_TASK, OneLayerTranslationPipeline, OneLayerTranslatorTokenizer
-from hf_onelayer.trainer import save_pipeline
+from hf_onelayer import PIPELINE_TASK, OneLayerTranslationPipeline
 from hf_onelayer.translation import translate
 
 CHILD = """
@@ -22,22 +20,9 @@ print(json.dumps({"one": translator(sys.argv[2]), "many": translator(json.loads(
 """
 
 
-def saved(kind, tmp_path):
-    if kind == "course":
-        tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, min_frequency=2)
-        model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size)
-    else:
-        tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, model="bpe", vocab_size=120,
-                                                    min_frequency=1)
-        model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size)
-    folder = tmp_path / kind
-    save_pipeline(model, tok, str(folder))
-    return model, tok, folder
-
-
 @pytest.mark.parametrize("kind", ["course", "seq2seq"])
 def test_pipeline_translates_with_either_model_in_a_process_without_the_package(kind, tmp_path):
-    model, tok, folder = saved(kind, tmp_path)
+    model, tok, folder = saved_pipeline(kind, tmp_path)
     config = json.loads((folder / "config.json").read_text())
     assert config["custom_pipelines"] == {PIPELINE_TASK: {
         "impl": "pipeline_onelayer.OneLayerTranslationPipeline", "pt": ["AutoModelForSeq2SeqLM", "AutoModel"]}}
@@ -68,6 +53,6 @@ def test_pipeline_translates_with_either_model_in_a_process_without_the_package(
 
 
 def test_pipeline_refuses_what_is_not_text(tmp_path):
-    model, tok, _ = saved("course", tmp_path)
+    model, tok, _ = saved_pipeline("course", tmp_path)
     with pytest.raises(TypeError, match="takes source-language text"):
         OneLayerTranslationPipeline(model=model, tokenizer=tok)(123)

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 import torch
-from conftest import SOURCES, load_in_fresh_process, tiny_model
 from hub_server import LocalHub
+from conftest import SOURCES, load_in_fresh_process, tiny_model
 
 from hf_onelayer.hub.model_card import build_card
 
@@ -167,7 +167,7 @@ print(json.dumps({"ids": ids.tolist(), "pipeline": translator(text, num_beams=2,
 
 
 def test_encoder_decoder_pushes_and_loads_by_name_with_generate_and_pipeline(hub, tmp_path):
-    from test_seq2seq import tiny_seq2seq
+    from conftest import tiny_seq2seq
 
     from hf_onelayer import OneLayerTranslatorTokenizer
     from hf_onelayer.trainer import save_pipeline

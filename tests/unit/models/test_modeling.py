@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_config, tiny_model
 from transformers import AutoModel
+from conftest import tiny_config, tiny_model
 
 from hf_onelayer import OneLayerTranslatorModel
 

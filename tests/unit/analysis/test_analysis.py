@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from conftest import SOURCES, TARGETS, tiny_model
+from conftest import SOURCES, TARGETS, joint_pair, tiny_model
 
 from hf_onelayer.analysis import (
     attend,
@@ -126,7 +126,7 @@ def test_simulate_cli_writes_png_json_and_markdown(tmp_path):
 
 
 def test_cross_attention_rows_sum_to_one_and_padded_sources_get_nothing(small_tokenizer):
-    from test_seq2seq import tiny_seq2seq
+    from conftest import tiny_seq2seq
 
     from hf_onelayer.analysis.trained import collect_cross_attention
 
@@ -165,7 +165,7 @@ def test_the_copy_detector_finds_planted_copies():
 
 
 def test_copying_in_the_wild_counts_every_written_token(tmp_path):
-    from test_seq2seq import tiny_seq2seq
+    from conftest import tiny_seq2seq
 
     from hf_onelayer import OneLayerTranslatorTokenizer
     from hf_onelayer.analysis.trained import analyze_seq2seq
@@ -186,7 +186,7 @@ def test_copying_in_the_wild_counts_every_written_token(tmp_path):
 
 
 def test_ablating_no_head_changes_nothing_and_one_head_changes_the_output():
-    from test_seq2seq import batch, tiny_seq2seq
+    from conftest import batch, tiny_seq2seq
 
     from hf_onelayer.analysis.trained import ablated_heads
 
@@ -212,7 +212,7 @@ def test_ablating_no_head_changes_nothing_and_one_head_changes_the_output():
 
 
 def test_scaling_a_key_by_one_is_the_identity_and_other_scales_move_the_output():
-    from test_seq2seq import batch, tiny_seq2seq
+    from conftest import batch, tiny_seq2seq
 
     from hf_onelayer.analysis.trained import scaled_key
 
@@ -228,18 +228,8 @@ def test_scaling_a_key_by_one_is_the_identity_and_other_scales_move_the_output()
     assert not torch.allclose(moved, plain)
 
 
-def _joint_pair():
-    """A joint BPE tokenizer and a tiny encoder–decoder sized to it."""
-    from test_seq2seq import tiny_seq2seq
-
-    from hf_onelayer import OneLayerTranslatorTokenizer
-
-    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 3, TARGETS * 3, model="bpe", vocab_size=120, min_frequency=1)
-    return tiny_seq2seq(vocab_size=tok.tgt_vocab_size, max_position_embeddings=32), tok
-
-
 def test_scaled_key_with_a_position_per_row_scales_each_row_on_its_own():
-    from test_seq2seq import batch, tiny_seq2seq
+    from conftest import batch, tiny_seq2seq
 
     from hf_onelayer.analysis.trained import scaled_key
 
@@ -258,7 +248,7 @@ def test_scaled_key_with_a_position_per_row_scales_each_row_on_its_own():
 def test_key_scaling_at_one_is_the_identity_and_other_scales_move_the_output():
     from hf_onelayer.analysis.heads import key_scaling_shift, perturbed_positions
 
-    model, tok = _joint_pair()
+    model, tok = joint_pair()
     positions = perturbed_positions(tok, SOURCES, 32, seed=3)
     assert torch.equal(positions, perturbed_positions(tok, SOURCES, 32, seed=3))
     for position, ids in zip(positions.tolist(), tok(SOURCES)["input_ids"]):
@@ -277,7 +267,7 @@ def test_head_study_of_a_tiny_model_ablates_every_head():
     from hf_onelayer.analysis.heads import head_study, perturbed_positions
     from hf_onelayer.trainer import evaluate_model
 
-    model, tok = _joint_pair()
+    model, tok = joint_pair()
     data = Dataset.from_dict({"de": SOURCES, "en": TARGETS})
     positions = perturbed_positions(tok, SOURCES, 32)
     out = head_study(model, tok, data, positions, scales=(1.0, 4.0), bleu_scales=(1.0,))

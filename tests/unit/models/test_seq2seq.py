@@ -6,37 +6,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO, save_folder
+from conftest import REPO, batch, save_folder, tiny_seq2seq, tiny_seq2seq_config
 
 from hf_onelayer import OneLayerSeq2SeqConfig, OneLayerSeq2SeqForConditionalGeneration
-
-
-def tiny_seq2seq_config(**overrides):
-    values = dict(vocab_size=40, hidden_size=32, num_attention_heads=2, head_dim_qk=12, head_dim_v=8,
-                  intermediate_size=37, max_position_embeddings=24, hidden_dropout_prob=0.0,
-                  attention_probs_dropout_prob=0.0)
-    values.update(overrides)
-    return OneLayerSeq2SeqConfig(**values)
-
-
-def tiny_seq2seq(seed=0, **overrides):
-    """A random tiny model; its own head (a tied random one mostly repeats its input) with sharp logits, so
-    that generation writes varied tokens."""
-    torch.manual_seed(seed)
-    model = OneLayerSeq2SeqForConditionalGeneration(tiny_seq2seq_config(**{"tie_word_embeddings": False, **overrides}))
-    if not model.config.tie_word_embeddings:
-        with torch.no_grad():
-            model.lm_head.weight.normal_(0, 1.0)
-    return model.eval()
-
-
-def batch(seed=1, rows=3, length=7, vocab=40):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(4, vocab, (rows, length), generator=g)
-    mask = torch.ones_like(ids)
-    ids[1, 5:], mask[1, 5:] = 0, 0  # row 1 is padded
-    labels = torch.randint(4, vocab, (rows, 6), generator=g)
-    return ids, mask, labels
 
 
 def reference_logits(model, ids, mask, decoder_ids):
@@ -249,49 +221,6 @@ def test_copy_task_is_learned_to_exact_match():
     source, target = sample(200)
     out = model.generate(input_ids=source, max_new_tokens=8, num_beams=1)
     assert torch.equal(out[:, 1:8], target), float((out[:, 1:8] == target).all(1).float().mean())
-
-
-def test_remote_code_round_trip_includes_generate(tmp_path):
-    """A saved folder loads with trust_remote_code in a process that cannot import hf_onelayer, and generates."""
-    import json
-    import subprocess
-    import sys
-
-    from hf_onelayer import OneLayerTranslatorTokenizer
-
-    model = tiny_seq2seq(vocab_size=60)
-    tokenizer = OneLayerTranslatorTokenizer.train_new(["ein hund läuft .", "zwei katzen schlafen ."] * 5,
-                                                      ["a dog runs .", "two cats sleep ."] * 5, model="bpe",
-                                                      vocab_size=60, min_frequency=1)
-    assert tokenizer.is_joint and tokenizer.tgt_vocab_size <= 60
-    folder = tmp_path / "model"
-    config = save_folder(model, tokenizer, folder)
-    assert config["auto_map"] == {"AutoConfig": "configuration_seq2seq.OneLayerSeq2SeqConfig",
-                                  "AutoModelForSeq2SeqLM": "modeling_seq2seq.OneLayerSeq2SeqForConditionalGeneration"}
-    for name in ("configuration_seq2seq.py", "modeling_seq2seq.py", "configuration_layers.py", "modeling_layers.py",
-                 "tokenization_onelayer.py"):
-        assert (folder / name).exists(), name
-    assert not (folder / "modeling_onelayer.py").exists()  # only the files its model uses
-    child = tmp_path / "child.py"
-    child.write_text(
-        "import sys, json\n"
-        "sys.modules['hf_onelayer'] = None\n"
-        "import torch\n"
-        "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n"
-        "model = AutoModelForSeq2SeqLM.from_pretrained(sys.argv[1], trust_remote_code=True).eval()\n"
-        "tok = AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)\n"
-        "enc = tok(['ein hund läuft .'], return_tensors='pt')\n"
-        "out = model.generate(**enc, max_new_tokens=5, num_beams=2)\n"
-        "print(json.dumps({'ids': out.tolist(), 'input': enc['input_ids'].tolist(), 'module': type(model).__module__}))\n")
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"),
-           "PYTHONPATH": ""}
-    result = subprocess.run([sys.executable, str(child), str(folder)], capture_output=True, text=True, env=env,
-                            cwd=tmp_path, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    reply = json.loads(result.stdout.strip().splitlines()[-1])
-    assert reply["module"].startswith("transformers_modules")
-    expected = model.generate(input_ids=torch.tensor(reply["input"]), max_new_tokens=5, num_beams=2)
-    assert reply["ids"] == expected.tolist()
 
 
 def test_joint_bpe_tokenizer_round_trips_cased_text(tmp_path):

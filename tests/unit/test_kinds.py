@@ -10,11 +10,10 @@ import json
 
 import pytest
 import torch
-from conftest import SOURCES, TARGETS
 from torch import nn
+from conftest import SOURCES, cli
 
 from hf_onelayer import OneLayerTranslatorConfig, OneLayerTranslatorModel
-from hf_onelayer.cli import main as cli
 from hf_onelayer.kinds import COURSE, KINDS, SEQ2SEQ, kind_of, register
 
 
@@ -54,16 +53,11 @@ def test_each_kind_has_one_name_and_is_found_from_a_model_a_config_or_its_name()
     assert COURSE.num_beams is None and SEQ2SEQ.num_beams == 5
 
 
-def test_a_third_kind_trains_through_the_cli_and_translates(positionwise, tmp_path):
+def test_a_third_kind_trains_through_the_cli_and_translates(positionwise, folder, tmp_path):
     from hf_onelayer.translation import load, translate
 
-    data = tmp_path / "data"
-    data.mkdir()
-    for stem in ("train", "val", "test_2016_flickr"):
-        (data / f"{stem}.de").write_text("\n".join(SOURCES * 3) + "\n")
-        (data / f"{stem}.en").write_text("\n".join(TARGETS * 3) + "\n")
     out = tmp_path / "run"
-    assert cli(["train", "--data_dir", str(data), "--output_dir", str(out), "--model_type", positionwise.name,
+    assert cli(["train", "--data_dir", str(folder), "--output_dir", str(out), "--model_type", positionwise.name,
                 "--hidden_size", "16", "--intermediate_size", "32", "--head_dim_qk", "8", "--head_dim_v", "8",
                 "--num_attention_heads", "2", "--max_position_embeddings", "24", "--min_frequency", "1",
                 "--per_device_train_batch_size", "6", "--learning_rate", "0.01", "--max_steps", "30",

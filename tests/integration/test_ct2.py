@@ -20,7 +20,7 @@ MORE = SOURCES + ["Ein Hund spielt im Schnee.", "Eine Frau isst einen Apfel im P
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A tiny random encoder–decoder, saved, and its float32 and int8 exports: (saved, float32, int8)."""
-    from test_seq2seq import tiny_seq2seq
+    from conftest import tiny_seq2seq
 
     from hf_onelayer import OneLayerTranslatorTokenizer
 

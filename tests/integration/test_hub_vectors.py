@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import SOURCES, TARGETS
 from hub_server import LocalHub
+from conftest import SOURCES, TARGETS
 
 from hf_onelayer.cli import run
 from hf_onelayer.embeddings.hub import HubLocation, layout, parse_location, read_embedding_table

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SOURCES, TARGETS
+from conftest import cli
 
 import hf_onelayer.run
 import hf_onelayer.trainer
-from hf_onelayer.cli import main as cli
 
 pytestmark = pytest.mark.xdist_group("training_flags")
 
@@ -113,16 +112,6 @@ def bad_files(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """A tiny Multi30k-style folder: train, val and test_2016_flickr."""
-    path = tmp_path_factory.mktemp("data")
-    for stem in ("train", "val", "test_2016_flickr"):
-        (path / f"{stem}.de").write_text("\n".join(SOURCES * 3) + "\n")
-        (path / f"{stem}.en").write_text("\n".join(TARGETS * 3) + "\n")
-    return path
-
-
 def test_the_table_covers_forty_cases_of_each_kind_of_fault():
     assert len(CASES) >= 40 and {model for _, model, _ in CASES} == set(BOTH)
 
@@ -174,7 +163,7 @@ def test_an_encoder_decoder_without_max_position_embeddings_saves_one_length(fol
 # --- valid flags train exactly as before ----------------------------------------------------------------
 
 # The tiny runs below, recorded by this same code at commit 562cc54 (before the checks existed), with one thread.
-GOLDEN = Path(__file__).parent / "data" / "tiny_runs_562cc54.json"
+GOLDEN = Path(__file__).parents[1] / "data" / "tiny_runs_562cc54.json"
 TIMING = ("runtime", "per_second", "flos")
 RUNS = {
     COURSE: ["--fixed_length", "24"],

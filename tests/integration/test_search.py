@@ -4,8 +4,8 @@ import json
 
 import optuna
 import pytest
-
 from conftest import REPO
+
 
 from hf_onelayer.arguments import ModelArguments, OneLayerTrainingArguments, parse
 from hf_onelayer.commands.search import main as search

@@ -1,6 +1,6 @@
 import pytest
-from conftest import SOURCES, TARGETS
 from transformers import AutoTokenizer
+from conftest import SOURCES, TARGETS
 
 from hf_onelayer import OneLayerTranslatorTokenizer
 from hf_onelayer.models.tokenization_onelayer import detokenize, train_word_level
