@@ -28,6 +28,7 @@ class ModelKind:
     selection: str  # the val metric that picks the best checkpoint and ranks search trials
     greater_is_better: bool
     num_beams: int | None  # generate()'s default beam width; None: no search (a greedy read-out)
+    source_attention: str  # the attention over the source that the analysis studies: "self" or "cross"
     flags: tuple[str, ...] = ()  # training flags that this kind alone uses, besides its config's architecture_fields
     card: dict = field(default_factory=dict, compare=False)  # the model card's text (hub/model_card.py fills it in)
 
@@ -82,6 +83,11 @@ class ModelKind:
     def finish(self, model) -> None:
         """Settings of a newly built model that its config does not hold."""
 
+    def attention_modules(self, model, which: str) -> list:
+        """The attention modules (``modeling_layers.Attention``) of ``which`` attention, "self" or "cross", one
+        per layer: what the analysis hooks (scaled keys, ablated heads) and reads."""
+        raise NotImplementedError
+
 
 class CourseKind(ModelKind):
     """The course model: one self-attention block, target token t predicted at source position t."""
@@ -113,6 +119,9 @@ class CourseKind(ModelKind):
     def compute_metrics(self, tokenizer, config, split):
         return self.metrics_class()(tokenizer, config, split[tokenizer.target_lang],
                                     [len(ids) for ids in split["input_ids"]])
+
+    def attention_modules(self, model, which: str) -> list:
+        return [model.block.attention]  # its one self-attention, whichever is asked
 
 
 class Seq2SeqKind(ModelKind):
@@ -154,6 +163,11 @@ class Seq2SeqKind(ModelKind):
         model.generation_config.num_beams = self.num_beams
         model.generation_config.max_length = model.config.max_position_embeddings
 
+    def attention_modules(self, model, which: str) -> list:
+        if which == "cross":
+            return [layer.cross_attn for layer in model.decoder.layers]
+        return [layer.self_attn for layer in list(model.encoder.layers) + list(model.decoder.layers)]
+
 
 def with_mixin(base: type, mixin: type | None) -> type:
     """``base``, or a subclass of ``mixin`` and ``base`` (in that order)."""
@@ -162,7 +176,8 @@ def with_mixin(base: type, mixin: type | None) -> type:
 
 COURSE = CourseKind(
     OneLayerTranslatorConfig, OneLayerTranslatorModel, AutoModel, label="course model", release="release/course",
-    selection="perplexity", greater_is_better=False, num_beams=None, flags=("fixed_length", "bert_embedding"),
+    selection="perplexity", greater_is_better=False, num_beams=None, source_attention="self",
+    flags=("fixed_length", "bert_embedding"),
     card=dict(
         title="One-layer Transformer translator",
         description=(
@@ -188,7 +203,7 @@ COURSE = CourseKind(
 
 SEQ2SEQ = Seq2SeqKind(
     OneLayerSeq2SeqConfig, OneLayerSeq2SeqForConditionalGeneration, AutoModelForSeq2SeqLM, label="encoder–decoder",
-    release="release/seq2seq", selection="bleu", greater_is_better=True, num_beams=5,
+    release="release/seq2seq", selection="bleu", greater_is_better=True, num_beams=5, source_attention="cross",
     flags=("predict_with_generate", "generation_num_beams", "generation_max_length", "generation_config",
            "sortish_sampler"),
     card=dict(

@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 
 import torch
 
+from ..kinds import kind_of
 from ..utils import figure, save_figure
 from .attention_math import entropy
 
@@ -315,11 +316,7 @@ def analyze_seq2seq(model, tokenizer, sources: list[str], targets: list[str], he
 
 def attention_modules(model, kind: str = "cross"):
     """The attention modules of ``kind``: "cross" or "self" (the encoder–decoder), or the course model's one."""
-    if not model.config.is_encoder_decoder:
-        return [model.block.attention]
-    if kind == "cross":
-        return [layer.cross_attn for layer in model.decoder.layers]
-    return [layer.self_attn for layer in list(model.encoder.layers) + list(model.decoder.layers)]
+    return kind_of(model).attention_modules(model, kind)
 
 
 @contextmanager

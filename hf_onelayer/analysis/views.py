@@ -11,6 +11,7 @@ the mean over query rows t of :math:`\mathrm{KL}(\alpha_{t,\cdot} \,\|\, \alpha^
 
 import torch
 
+from ..kinds import kind_of
 from ..translation import translate
 from .trained import ablated_heads, cross_attention, scaled_key
 
@@ -24,13 +25,13 @@ def _encode(model, tokenizer, sentence: str) -> dict:
 
 def source_kind(model) -> str:
     """The source attention's kind: "cross" for the encoder–decoder, "self" for the course model."""
-    return "cross" if model.config.is_encoder_decoder else "self"
+    return kind_of(model).source_attention
 
 
 def source_heads(model) -> list[tuple[int, int]]:
     """(layer, head) of every head of the source attention."""
-    layers = model.config.decoder_layers if model.config.is_encoder_decoder else 1
-    return [(layer, head) for layer in range(layers) for head in range(model.config.num_attention_heads)]
+    modules = kind_of(model).attention_modules(model, source_kind(model))
+    return [(layer, head) for layer, module in enumerate(modules) for head in range(module.num_heads)]
 
 
 @torch.no_grad()
