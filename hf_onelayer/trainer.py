@@ -349,9 +349,9 @@ def evaluate_model(model, tokenizer, dataset, batch_size: int = 256, num_beams: 
                                         predict_with_generate=True)
         trainer = build_trainer(model, tokenizer, args, eval_split=tokenized.dataset)
         metrics = trainer.evaluate(metric_key_prefix="eval", **generation)
-    result = {k[len("eval_"):]: v for k, v in metrics.items()
-              if k not in ("eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second",
-                           "eval_model_preparation_time")}
+    result = {k[len("eval_"):]: v for k, v in metrics.items() if k.startswith("eval_")  # not Trainer's "epoch"
+              and k not in ("eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second",
+                            "eval_model_preparation_time")}
     if kind.is_encoder_decoder:
         result["num_beams"] = generation.get("num_beams", model.generation_config.num_beams)
     return {**result, "n_sentences": len(dataset), "n_truncated": tokenized.n_truncated}
