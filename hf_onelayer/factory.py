@@ -3,7 +3,6 @@
 from collections import Counter
 
 from .embeddings.init import plan_embeddings, prepare_init, token_counts
-from .errors import UserError
 from .kinds import KINDS
 
 
@@ -17,8 +16,7 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
     kind = KINDS[model_args.model_type]
     fields = dict(special_token_ids(tokenizer), attn_implementation=model_args.attn_implementation,
                   **model_args.architecture(), **kind.vocab_fields(tokenizer))
-    if kind.is_encoder_decoder:
-        _check_seq2seq_embeddings(model_args, tokenizer, fields)
+    kind.check_init(model_args, tokenizer, fields)
     inits = {}
     for side, spec, column, vocab in (("src", model_args.src_embeddings, tokenizer.source_lang, tokenizer.source),
                                       ("tgt", model_args.tgt_embeddings, tokenizer.target_lang, tokenizer.target)):
@@ -29,9 +27,7 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
                            model_args.embedding_projection, model_args.bert_embedding,
                            model_args.freeze_src_embeddings, model_args.freeze_tgt_embeddings,
                            model_args.rescale_embeddings)
-    if kind.is_encoder_decoder and ({"src_embedding_dim", "tgt_embedding_dim"} & set(plan.config_fields)):
-        raise UserError(f"the encoder-decoder takes vectors of hidden_size={fields.get('hidden_size', 256)} only: "
-                         "pass --embedding_projection pca (wider vectors) or --hidden_size to match them")
+    kind.check_plan(plan, fields)
     model = kind.model_class(kind.config_class(**{**fields, **plan.config_fields}))
     plan.load_into(model)
     kind.finish(model)
@@ -45,13 +41,3 @@ def special_token_ids(tokenizer) -> dict[str, int]:
     if tokenizer.src_pad_token_id != ids["pad_token_id"]:
         ids["src_pad_token_id"] = tokenizer.src_pad_token_id
     return ids
-
-
-def _check_seq2seq_embeddings(model_args, tokenizer, fields) -> None:
-    """Refuse initialiser flags that have no meaning for the encoder–decoder, naming the flag."""
-    if model_args.bert_embedding:
-        raise UserError("--bert_embedding copies BERT's positions into the course model only")
-    shared = tokenizer.is_joint and fields.get("tie_word_embeddings", True)
-    if shared and model_args.src_embeddings and model_args.tgt_embeddings:
-        raise UserError("--src_embeddings and --tgt_embeddings: a joint vocabulary with tied embeddings has one "
-                         "table for encoder, decoder and head; pass one of them")

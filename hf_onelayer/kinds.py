@@ -63,6 +63,16 @@ class ModelKind:
                             "its translation out greedily")
         return {}
 
+    def write(self, model, enc, **search):
+        """The output ids for one encoded batch ``enc``: its translation, with the ``search`` arguments given."""
+        raise NotImplementedError
+
+    def check_init(self, model_args, tokenizer, fields: dict) -> None:
+        """Refuse embedding initialiser flags that the kind cannot take, naming the flag (before any vectors are read)."""
+
+    def check_plan(self, plan, fields: dict) -> None:
+        """Refuse an embedding plan (``embeddings.init.plan_embeddings``'s) that the kind cannot build."""
+
     def metrics_class(self):
         """The ``compute_metrics`` class of its evaluation (``names``: what it reports)."""
         raise NotImplementedError
@@ -97,6 +107,9 @@ class CourseKind(ModelKind):
 
     def vocab_sizes(self, config) -> dict:
         return {"src_vocab_size": config.src_vocab_size, "tgt_vocab_size": config.tgt_vocab_size}
+
+    def write(self, model, enc, **search):
+        return model.translate_ids(enc["input_ids"], enc["attention_mask"])  # token t at position t, greedily
 
     def metrics_class(self):
         from .metrics import TranslationMetrics
@@ -133,6 +146,22 @@ class Seq2SeqKind(ModelKind):
 
     def vocab_sizes(self, config) -> dict:
         return {"src_vocab_size": config.src_vocab_size or config.vocab_size, "tgt_vocab_size": config.vocab_size}
+
+    def write(self, model, enc, **search):
+        return model.generate(**enc, **search)  # what is not given: its generation config's
+
+    def check_init(self, model_args, tokenizer, fields: dict) -> None:
+        if model_args.bert_embedding:
+            raise UserError("--bert_embedding copies BERT's positions into the course model only")
+        shared = tokenizer.is_joint and fields.get("tie_word_embeddings", True)
+        if shared and model_args.src_embeddings and model_args.tgt_embeddings:
+            raise UserError("--src_embeddings and --tgt_embeddings: a joint vocabulary with tied embeddings has one "
+                            "table for encoder, decoder and head; pass one of them")
+
+    def check_plan(self, plan, fields: dict) -> None:
+        if {"src_embedding_dim", "tgt_embedding_dim"} & set(plan.config_fields):
+            raise UserError(f"the encoder-decoder takes vectors of hidden_size={fields.get('hidden_size', 256)} "
+                            "only: pass --embedding_projection pca (wider vectors) or --hidden_size to match them")
 
     def metrics_class(self):
         from .metrics import GeneratedTranslationMetrics

@@ -144,7 +144,5 @@ def warn_truncated(tokenizer, texts: list[str], limit: int) -> int:
 def translate_ids(model, enc, num_beams: int | None = None, **generate_kwargs):
     """The output ids of one encoded batch: the course model's read-out, or the encoder–decoder's ``generate``
     (arguments left None take its generation config's values)."""
-    search = kind_of(model).search(num_beams, strict=False, **generate_kwargs)
-    if model.config.is_encoder_decoder:
-        return model.generate(**enc, **search)  # what is not given: its generation config's
-    return model.translate_ids(enc["input_ids"], enc["attention_mask"])
+    kind = kind_of(model)
+    return kind.write(model, enc, **kind.search(num_beams, strict=False, **generate_kwargs))
