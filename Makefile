@@ -73,10 +73,13 @@ release: $(STAMP) runs/vectors/pretrain_vectors.json
 # The search's 4-epoch best (FFN 2048, training/configs/seq2seq_ffn2048.json) lost to it on val at 8 epochs.
 SEQ2SEQ ?= training/configs/seq2seq.json
 SEQ2SEQ_RUN ?= runs/release_seq2seq
+# The training data: Multi30k (DATA), or the teacher's translations (SEQ2SEQ_DATA=runs/distilled, from make distill:
+# its val and test are Multi30k's own); the card's examples always come from DATA.
+SEQ2SEQ_DATA ?= $(DATA)
 release-seq2seq: $(STAMP)
-	$(PY) training/train.py $(SEQ2SEQ) --data_dir $(DATA) --output_dir $(SEQ2SEQ_RUN) $(RELEASE_ARGS)
+	$(PY) training/train.py $(SEQ2SEQ) --data_dir $(SEQ2SEQ_DATA) --output_dir $(SEQ2SEQ_RUN) $(RELEASE_ARGS)
 	$(PY) training/release.py --run $(SEQ2SEQ_RUN) --data_dir $(DATA) --out release/seq2seq --card model_card.md \
-		--command 'make release-seq2seq$(if $(RELEASE_ARGS), RELEASE_ARGS="$(RELEASE_ARGS)")'
+		--command 'make release-seq2seq$(if $(filter-out $(DATA),$(SEQ2SEQ_DATA)), SEQ2SEQ_DATA=$(SEQ2SEQ_DATA))$(if $(RELEASE_ARGS), RELEASE_ARGS="$(RELEASE_ARGS)")'
 
 # The distillation teacher (issue 24): the same encoder-decoder class, 3+3 layers, hidden 512, into runs/teacher.
 TEACHER_RUN ?= runs/teacher
