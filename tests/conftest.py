@@ -220,11 +220,11 @@ def joint_pair():
 
 
 def saved_pipeline(kind, tmp_path):
-    """A tiny course model ("course") or encoder–decoder saved with its pipeline into ``tmp_path / kind``."""
+    """A tiny model of ``kind`` (a model_type) saved with its pipeline into ``tmp_path / kind``."""
     from hf_onelayer import OneLayerTranslatorTokenizer
     from hf_onelayer.trainer import save_pipeline
 
-    if kind == "course":
+    if kind == "onelayer_translator":
         tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, min_frequency=2)
         model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size)
     else:

@@ -20,7 +20,7 @@ print(json.dumps({"one": translator(sys.argv[2]), "many": translator(json.loads(
 """
 
 
-@pytest.mark.parametrize("kind", ["course", "seq2seq"])
+@pytest.mark.parametrize("kind", ["onelayer_translator", "onelayer_seq2seq"])
 def test_pipeline_translates_with_either_model_in_a_process_without_the_package(kind, tmp_path):
     model, tok, folder = saved_pipeline(kind, tmp_path)
     config = json.loads((folder / "config.json").read_text())
@@ -28,8 +28,8 @@ def test_pipeline_translates_with_either_model_in_a_process_without_the_package(
         "impl": "pipeline_onelayer.OneLayerTranslationPipeline", "pt": ["AutoModelForSeq2SeqLM", "AutoModel"]}}
     assert (folder / "pipeline_onelayer.py").exists()
 
-    kwargs = {"num_beams": 2, "max_new_tokens": 10} if kind == "seq2seq" else {}
-    if kind == "seq2seq":
+    kwargs = {"num_beams": 2, "max_new_tokens": 10} if kind == "onelayer_seq2seq" else {}
+    if kind == "onelayer_seq2seq":
         enc = tok(SOURCES[:3], padding=True, return_tensors="pt")
         expected = tok.batch_decode(model.generate(**enc, **kwargs), skip_special_tokens=True)
     else:
@@ -38,7 +38,7 @@ def test_pipeline_translates_with_either_model_in_a_process_without_the_package(
     assert [t["translation_text"] for t in here(SOURCES[:3], **kwargs)] == expected
 
     script = tmp_path / "child.py"
-    script.write_text(CHILD if kind == "course" else CHILD.replace("translator(sys.argv[2])",
+    script.write_text(CHILD if kind == "onelayer_translator" else CHILD.replace("translator(sys.argv[2])",
                                                                    "translator(sys.argv[2], num_beams=2, max_new_tokens=10)")
                       .replace("translator(json.loads(sys.argv[3]))",
                                "translator(json.loads(sys.argv[3]), num_beams=2, max_new_tokens=10)"))
@@ -53,6 +53,6 @@ def test_pipeline_translates_with_either_model_in_a_process_without_the_package(
 
 
 def test_pipeline_refuses_what_is_not_text(tmp_path):
-    model, tok, _ = saved_pipeline("course", tmp_path)
+    model, tok, _ = saved_pipeline("onelayer_translator", tmp_path)
     with pytest.raises(TypeError, match="takes source-language text"):
         OneLayerTranslationPipeline(model=model, tokenizer=tok)(123)

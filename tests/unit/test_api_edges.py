@@ -11,7 +11,7 @@ from conftest import SOURCES, TINY, cli, save_folder, saved_pipeline, tiny_model
 from hf_onelayer import OneLayerTranslationPipeline
 from hf_onelayer.translation import load, translate
 
-KINDS = ["course", "seq2seq"]
+KINDS = ["onelayer_translator", "onelayer_seq2seq"]
 LONG = " ".join(["Hund"] * 2000)
 
 
@@ -42,7 +42,7 @@ def test_a_list_mixing_blank_and_real_sentences_keeps_its_order(kind, tmp_path):
 
 @pytest.mark.parametrize("search", [dict(num_beams=4), dict(do_sample=True, top_k=5)], ids=["beam", "sampling"])
 def test_num_return_sequences_on_a_list_gives_a_list_of_lists(search, tmp_path):
-    model, tok, _ = saved_pipeline("seq2seq", tmp_path)
+    model, tok, _ = saved_pipeline("onelayer_seq2seq", tmp_path)
     pipe = _pipe(model, tok)
     torch.manual_seed(0)
     one = pipe(SOURCES[0], num_return_sequences=2, **search)
@@ -54,7 +54,7 @@ def test_num_return_sequences_on_a_list_gives_a_list_of_lists(search, tmp_path):
 
 
 def test_the_course_model_refuses_num_return_sequences_as_it_refuses_other_search_flags(tmp_path):
-    model, tok, _ = saved_pipeline("course", tmp_path)
+    model, tok, _ = saved_pipeline("onelayer_translator", tmp_path)
     with pytest.raises(ValueError, match="greedily"):
         _pipe(model, tok)([SOURCES[0]], num_return_sequences=2)
 
@@ -95,8 +95,7 @@ def test_a_folder_whose_tokenizer_length_disagrees_loads_with_one_warning_and_th
 def test_released_tokenizers_and_trained_ones_carry_the_models_length(kind, folder, tmp_path):
     from hf_onelayer.translation import default_model
 
-    model_type = "onelayer_seq2seq" if kind == "seq2seq" else "onelayer_translator"
-    release = default_model(model_type)
+    release = default_model(kind)
     with open(f"{release}/tokenizer_config.json") as f, open(f"{release}/config.json") as g:
         assert json.load(f)["model_max_length"] == json.load(g)["max_position_embeddings"]
     _, _, saved = saved_pipeline(kind, tmp_path)  # save_pipeline: what training's final save calls
@@ -104,7 +103,7 @@ def test_released_tokenizers_and_trained_ones_carry_the_models_length(kind, fold
         assert json.load(f)["model_max_length"] == json.load(g)["max_position_embeddings"]
     out = tmp_path / "run"
     # the encoder-decoder without --predict_with_generate (the flag's default is false) once died at its final evaluation
-    assert cli(["train", "--data_dir", str(folder), "--output_dir", str(out), *TINY, "--model_type", model_type,
+    assert cli(["train", "--data_dir", str(folder), "--output_dir", str(out), *TINY, "--model_type", kind,
                 "--max_steps", "1",
                 "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
                 "--max_position_embeddings", "40", "--min_frequency", "1"]) == 0
@@ -122,14 +121,14 @@ def test_ids_outside_the_vocabulary_are_a_value_error_naming_the_id_and_the_size
         tok.convert_target_ids_to_tokens([-3])
     src = tok.src_vocab_size
     bad_source = torch.tensor([[2, src + 1, 3]])
-    start = {"decoder_input_ids": torch.tensor([[2]])} if kind == "seq2seq" else {}
+    start = {"decoder_input_ids": torch.tensor([[2]])} if kind == "onelayer_seq2seq" else {}
     with pytest.raises(ValueError, match=f"input_ids contain id {src + 1}, outside the source vocabulary of size {src}"):
         model(input_ids=bad_source, **start)
     labels = torch.tensor([[4, size, 3]])
     with pytest.raises(ValueError, match=f"labels contain id {size}, outside the target vocabulary of size {size}"):
         model(input_ids=torch.tensor([[2, 4, 3]]), labels=labels)
     assert model(input_ids=torch.tensor([[2, 4, 3]]), labels=torch.tensor([[4, -100, 3]])).loss is not None
-    if kind == "seq2seq":
+    if kind == "onelayer_seq2seq":
         with pytest.raises(ValueError, match=f"input_ids contain id {src + 1}"):
             model.generate(input_ids=bad_source)
         with pytest.raises(ValueError, match=f"decoder_input_ids contain id {size + 2}"):
@@ -137,7 +136,7 @@ def test_ids_outside_the_vocabulary_are_a_value_error_naming_the_id_and_the_size
 
 
 def test_transformers_own_generate_validation_is_left_alone(tmp_path):
-    model, tok, _ = saved_pipeline("seq2seq", tmp_path)
+    model, tok, _ = saved_pipeline("onelayer_seq2seq", tmp_path)
     enc = tok([SOURCES[0]], return_tensors="pt")
     for bad in (dict(num_beams=0), dict(max_new_tokens="5")):
         with pytest.raises(Exception) as raised:
