@@ -56,7 +56,8 @@ class ModelKind:
         given = {k: v for k, v in {"num_beams": num_beams, **generate_kwargs}.items() if v is not None}
         if self.is_encoder_decoder:
             return given
-        given.pop("num_beams", None) if num_beams == 1 else None
+        if num_beams == 1:  # greedy: what the course model does anyway
+            del given["num_beams"]
         if given and strict:
             flag = next(iter(given))
             raise UserError(f"--{flag} {given[flag]}: applies to the encoder-decoder's search; the {self.label} reads "

@@ -132,14 +132,14 @@ def main(argv: list[str] | None = None) -> dict:
     if bool(args.source_file) != bool(args.reference_file):
         raise UserError("--source_file and --reference_file go together")
     grid = sweep_grid(args)
+    search = {"num_beams": args.num_beams, "max_length": args.max_length, "length_penalty": args.length_penalty}
     if args.engine == "ctranslate2":
         run = translator(args)  # a bad --model fails before any data is read
         tokenizer = run.engine.tokenizer
     else:
         model, tokenizer = load(args.model)
-        for setting in [{}, *grid[:1]]:  # a course model refuses a search before any data is read
-            kind_of(model).search(**{"num_beams": args.num_beams, "max_length": args.max_length,
-                                     "length_penalty": args.length_penalty, **setting})
+        for setting in [{}, *grid]:  # a course model refuses a search before any data is read
+            kind_of(model).search(**{**search, **setting})
     languages = {"source_lang": tokenizer.source_lang, "target_lang": tokenizer.target_lang}
     if args.source_file:
         dataset = read_parallel_files(args.source_file, args.reference_file, **languages)
@@ -149,7 +149,6 @@ def main(argv: list[str] | None = None) -> dict:
         dataset = load_translation_data(args.data_dir, args.dataset_name, splits=(args.split,),
                                         **languages)[canonical_split(args.split)]
     dataset = first(dataset, args.max_samples)
-    search = {"num_beams": args.num_beams, "max_length": args.max_length, "length_penalty": args.length_penalty}
     if grid:
         return sweep(args, grid, dataset, tokenizer, run if args.engine == "ctranslate2" else None,
                      None if args.engine == "ctranslate2" else model)
