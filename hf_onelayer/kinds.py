@@ -135,7 +135,7 @@ class CourseKind(ModelKind):
                                     [len(ids) for ids in split["input_ids"]])
 
     def attention_modules(self, model, which: str) -> list:
-        return [model.block.attention]  # its one self-attention, whichever is asked
+        return [model.block.self_attn]  # its one self-attention, whichever is asked
 
 
 class Seq2SeqKind(ModelKind):

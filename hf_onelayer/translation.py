@@ -1,6 +1,7 @@
 """Load a saved model (the released one by default) and translate German sentences with it."""
 
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -83,8 +84,10 @@ def check_weights(config, auto, model_dir: str) -> None:
     except Exception as error:
         raise UserError(f"{path}: not a complete safetensors file ({' '.join(str(error).split())[:120]})") from None
     with torch.device("meta"):
-        expected = auto.from_config(config).state_dict()
-    for name, tensor in expected.items():
+        model = auto.from_config(config)
+    for pattern, name in model._legacy_key_mapping.items():  # older checkpoints' names, as loading reads them
+        shapes = {re.sub(pattern, name, key): shape for key, shape in shapes.items()}
+    for name, tensor in model.state_dict().items():
         if name in shapes and shapes[name] != tuple(tensor.shape):
             raise UserError(f"{path}: {name} has shape {shapes[name]}, but config.json makes it {tuple(tensor.shape)}")
 

@@ -138,7 +138,7 @@ class EmbeddingPlan:
                 if positions.shape[0] < config.max_position_embeddings:
                     raise VectorFileError(f"BERT has {positions.shape[0]} positions, fewer than max_position_embeddings="
                                      f"{config.max_position_embeddings}")
-                model.embeddings.position_embeddings.weight.copy_(positions[: config.max_position_embeddings])
+                model.embeddings.embed_positions.weight.copy_(positions[: config.max_position_embeddings])
             if "layer_norm" in self.bert:
                 weight, bias, _ = self.bert["layer_norm"]
                 model.embeddings.LayerNorm.weight.copy_(weight)

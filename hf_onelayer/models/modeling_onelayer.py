@@ -1,6 +1,7 @@
 """The one-layer Transformer translator as a Hugging Face ``PreTrainedModel``.
 
-Read top to bottom: embeddings -> the layer (self-attention, feed-forward: ``modeling_layers.py``) -> the model.
+Read top to bottom: the model, built from ``modeling_layers.py``: embeddings -> one encoder layer
+(self-attention with a padding mask, feed-forward, each with add & norm) -> a linear head.
 
 The model is the course's token-for-token translator: it reads the source sentence (German) and
 predicts the target token t (English) at position t. There is no decoder and nothing
@@ -18,11 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
-from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from .configuration_onelayer import OneLayerTranslatorConfig
-from .modeling_layers import Attention, FeedForward, LinearCrossEntropy, OneLayerModelMixin, check_ids
+from .modeling_layers import Embeddings, EncoderLayer, LinearCrossEntropy, OneLayerModelMixin, check_ids
 
 
 def decode_length(source_length: int, config: OneLayerTranslatorConfig) -> int:
@@ -53,66 +53,6 @@ class OneLayerTranslatorOutput(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
-class OneLayerEmbeddings(nn.Module):
-    """Token embedding + learned absolute position embedding (BERT-style, without token types).
-
-    With pretrained vectors of another width E (``src_embedding_dim``), both tables are E wide and a
-    learned projection maps their sum (after the optional LayerNorm) to ``hidden_size``.
-    """
-
-    def __init__(self, config: OneLayerTranslatorConfig):
-        super().__init__()
-        dim = config.src_embedding_dim or config.hidden_size
-        self.word_embeddings = nn.Embedding(config.src_vocab_size, dim, padding_idx=config.source_pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, dim)
-        self.LayerNorm = nn.LayerNorm(dim, eps=config.layer_norm_eps) if config.embedding_layer_norm else None
-        self.projection = nn.Linear(dim, config.hidden_size, bias=False) if config.src_embedding_dim else None
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
-        """Token ids (B, T), or their embeddings ``inputs_embeds`` (B, T, E) -> (B, T, C)."""
-        tokens = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, E)
-        positions = torch.arange(tokens.shape[1], device=tokens.device)  # (T,)
-        x = tokens + self.position_embeddings(positions)  # (B, T, E)
-        if self.LayerNorm is not None:
-            x = self.LayerNorm(x)
-        if self.projection is not None:
-            x = self.projection(x)  # (B, T, C)
-        return self.dropout(x)
-
-
-class OneLayerBlock(GradientCheckpointingLayer):
-    """Attention and feed-forward, each with a residual connection and a LayerNorm.
-
-    post-norm (course model): ``x = LN1(x + attn(x)); x = LN2(x + ffn(x))``
-    pre-norm: ``x = x + attn(LN1(x)); x = x + ffn(LN2(x)); x = LN_final(x)``
-    """
-
-    def __init__(self, config: OneLayerTranslatorConfig):
-        super().__init__()
-        self.pre_norm = config.norm_position == "pre"
-        self.attention = Attention(config)  # self-attention with a key padding mask
-        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.feed_forward = FeedForward(config)
-        self.feed_forward_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if self.pre_norm else None
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, x, key_mask, output_attentions=False, keep=None):
-        """(B, T, C) -> (B, T, C); with ``keep`` (B, T) only those positions go on: (N, C). ``key_mask`` (B, T):
-        True at real tokens."""
-        mask = key_mask[:, None, None, :]  # (B, 1, 1, T): every query may look at every real key
-        attended, weights = self.attention(self.attention_norm(x) if self.pre_norm else x, mask,
-                                           output_attentions=output_attentions, keep=keep)
-        x = x if keep is None else x[keep]
-        if self.pre_norm:
-            x = x + self.dropout(attended)
-            x = x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
-            return self.final_norm(x), weights
-        x = self.attention_norm(x + self.dropout(attended))
-        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x))), weights
-
-
 class OneLayerTranslatorPreTrainedModel(OneLayerModelMixin, PreTrainedModel):
     config_class = OneLayerTranslatorConfig
     config: OneLayerTranslatorConfig
@@ -122,6 +62,15 @@ class OneLayerTranslatorPreTrainedModel(OneLayerModelMixin, PreTrainedModel):
     supports_gradient_checkpointing = True  # the block is a GradientCheckpointingLayer
     # forward takes no **kwargs, so Trainer never rescales the loss by the number of processes
     accepts_loss_kwargs = False
+    # the names of checkpoints saved before both models shared modeling_layers.py (release/course among them)
+    _legacy_key_mapping = {
+        r"^embeddings\.word_embeddings\.": "embeddings.embed_tokens.",
+        r"^embeddings\.position_embeddings\.": "embeddings.embed_positions.",
+        r"^block\.attention\.": "block.self_attn.",
+        r"^block\.attention_norm\.": "block.self_attn_norm.norm.",
+        r"^block\.feed_forward_norm\.": "block.feed_forward_norm.norm.",
+        r"^block\.final_norm\.": "final_norm.",
+    }
 
     def _init_weights(self, module):
         """Normal(0, initializer_range) for Linear and Embedding, zero biases and padding row, unit LayerNorms."""
@@ -133,8 +82,11 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
 
     def __init__(self, config: OneLayerTranslatorConfig):
         super().__init__(config)
-        self.embeddings = OneLayerEmbeddings(config)
-        self.block = OneLayerBlock(config)
+        self.embeddings = Embeddings(config, config.src_vocab_size, config.source_pad_token_id,
+                                     dim=config.src_embedding_dim, layer_norm=config.embedding_layer_norm)
+        self.block = EncoderLayer(config)  # self-attention with a key padding mask, feed-forward
+        self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) \
+            if config.norm_position == "pre" else None
         head_dim = config.tgt_embedding_dim or config.hidden_size
         self.head_projection = nn.Linear(config.hidden_size, head_dim, bias=False) if config.tgt_embedding_dim else None
         self.lm_head = nn.Linear(head_dim, config.tgt_vocab_size)
@@ -143,14 +95,14 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
 
     def apply_freezing(self):
         """Fix the source embeddings / head weights when the config says so (Trainer skips frozen weights)."""
-        self.embeddings.word_embeddings.weight.requires_grad_(not self.config.freeze_src_embeddings)
+        self.embeddings.embed_tokens.weight.requires_grad_(not self.config.freeze_src_embeddings)
         self.lm_head.weight.requires_grad_(not self.config.freeze_tgt_embeddings)
 
     def get_input_embeddings(self) -> nn.Embedding:
-        return self.embeddings.word_embeddings
+        return self.embeddings.embed_tokens
 
     def set_input_embeddings(self, value: nn.Embedding):
-        self.embeddings.word_embeddings = value
+        self.embeddings.embed_tokens = value
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
@@ -226,7 +178,8 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         else:
             key_mask = attention_mask.bool()
 
-        embedded = self.embeddings(input_ids, inputs_embeds)  # (B, T, C)
+        embedded = self.embeddings(input_ids, inputs_embeds=inputs_embeds)  # (B, T, C)
+        mask = key_mask[:, None, None, :]  # (B, 1, 1, T): every query may look at every real key
         if smoothing and not loss_positions_only:
             raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
         if loss_positions_only:
@@ -235,13 +188,13 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             # Only labelled positions need the output projection, feed-forward and head: queries past
             # the target's end (about half of a dynamically padded batch) are dropped right after attention.
             labelled = labels != -100  # (B, T)
-            hidden, weights = self.block(embedded, key_mask, output_attentions, keep=labelled)  # (N, C)
+            hidden, weights = self._block(embedded, mask, output_attentions, keep=labelled)  # (N, C)
             head_input = self._head_input(hidden)  # (N, E_tgt)
             loss = LinearCrossEntropy.apply(head_input, self.lm_head.weight, self.lm_head.bias, labels[labelled],
                                             float(smoothing))
             logits = hidden = None
         else:
-            hidden, weights = self.block(embedded, key_mask, output_attentions)  # (B, T, C)
+            hidden, weights = self._block(embedded, mask, output_attentions)  # (B, T, C)
             logits = self._head(hidden)  # (B, T, V_tgt)
             loss = None
             if labels is not None:
@@ -273,6 +226,11 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             "the course model predicts English token t at German position t in one forward pass and has no "
             "generate(); use model.translate_ids(input_ids, attention_mask) or hf_onelayer.translation.translate, "
             "or the encoder-decoder (AutoModelForSeq2SeqLM) for generate()")
+
+    def _block(self, x, mask, output_attentions, keep=None):
+        """The block, then the final LayerNorm when pre-norm: (B, T, C) -> (B, T, C), or (N, C) with ``keep``."""
+        x, weights = self.block(x, mask, output_attentions, keep=keep)
+        return (x if self.final_norm is None else self.final_norm(x)), weights
 
     def _head_input(self, hidden: torch.Tensor) -> torch.Tensor:
         """(..., C) -> (..., E_tgt): through the head projection when there is one."""

@@ -1,6 +1,6 @@
 """The one-layer encoder–decoder translator as a Hugging Face ``PreTrainedModel`` + ``GenerationMixin``.
 
-Read top to bottom: embeddings -> encoder layer, decoder layer (attention, feed-forward, add & norm:
+Read top to bottom: the decoder layer (embeddings, attention, feed-forward, add & norm and the encoder layer:
 ``modeling_layers.py``) -> encoder, decoder -> the model.
 
 The encoder reads the German sentence once; the decoder writes English one token at a time,
@@ -22,44 +22,8 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from .configuration_seq2seq import OneLayerSeq2SeqConfig
-from .modeling_layers import AddNorm, Attention, FeedForward, LinearCrossEntropy, OneLayerModelMixin, check_ids
-
-
-class Seq2SeqEmbeddings(nn.Module):
-    """Token embedding + learned position embedding (from ``past_length`` on), LayerNorm, dropout."""
-
-    def __init__(self, config: OneLayerSeq2SeqConfig, vocab_size: int, padding_idx: int | None):
-        super().__init__()
-        self.embed_tokens = nn.Embedding(vocab_size, config.hidden_size, padding_idx=padding_idx)
-        self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, input_ids: torch.LongTensor | None, past_length: int = 0,
-                inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
-        """Token ids (B, T), or their embeddings ``inputs_embeds`` (B, T, C) -> (B, T, C)."""
-        tokens = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, C)
-        length = tokens.shape[1]
-        if past_length + length > self.embed_positions.num_embeddings:
-            raise ValueError(f"a sequence of {past_length + length} tokens is longer than max_position_embeddings="
-                             f"{self.embed_positions.num_embeddings}; truncate it or generate fewer tokens")
-        positions = torch.arange(past_length, past_length + length, device=tokens.device)  # (T,)
-        return self.dropout(self.LayerNorm(tokens + self.embed_positions(positions)))
-
-
-class EncoderLayer(GradientCheckpointingLayer):
-    """Self-attention over the source, then feed-forward; each with add & norm."""
-
-    def __init__(self, config: OneLayerSeq2SeqConfig, layer_idx: int):
-        super().__init__()
-        self.self_attn = Attention(config, layer_idx)
-        self.self_attn_norm = AddNorm(config)
-        self.feed_forward = FeedForward(config)
-        self.feed_forward_norm = AddNorm(config)
-
-    def forward(self, x, source_mask, output_attentions=False):
-        x, weights = self.self_attn_norm(x, lambda h: self.self_attn(h, source_mask, output_attentions=output_attentions))
-        return self.feed_forward_norm(x, self.feed_forward)[0], weights
+from .modeling_layers import (AddNorm, Attention, Embeddings, EncoderLayer, FeedForward, LinearCrossEntropy,
+                              OneLayerModelMixin, check_ids)
 
 
 class DecoderLayer(GradientCheckpointingLayer):
@@ -100,7 +64,7 @@ class Seq2SeqEncoder(nn.Module):
 
     def __init__(self, config: OneLayerSeq2SeqConfig):
         super().__init__()
-        self.embeddings = Seq2SeqEmbeddings(config, config.src_vocab_size or config.vocab_size, config.source_pad_token_id)
+        self.embeddings = Embeddings(config, config.src_vocab_size or config.vocab_size, config.source_pad_token_id)
         self.layers = nn.ModuleList(EncoderLayer(config, i) for i in range(config.encoder_layers))
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) \
             if config.norm_position == "pre" else None
@@ -128,7 +92,7 @@ class Seq2SeqDecoder(nn.Module):
 
     def __init__(self, config: OneLayerSeq2SeqConfig):
         super().__init__()
-        self.embeddings = Seq2SeqEmbeddings(config, config.vocab_size, config.pad_token_id)
+        self.embeddings = Embeddings(config, config.vocab_size, config.pad_token_id)
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.decoder_layers))
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) \
             if config.norm_position == "pre" else None

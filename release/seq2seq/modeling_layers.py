@@ -1,7 +1,8 @@
 """The layers both translators are built from: attention, feed-forward, add & norm, the fused head loss.
 
-Read top to bottom: attention (self or cross, with a key/value cache, eager or SDPA) -> feed-forward ->
-add & norm -> the head's loss -> the range check of ids -> what both ``PreTrainedModel`` classes share.
+Read top to bottom: embeddings -> attention (self or cross, with a key/value cache, eager or SDPA) ->
+feed-forward -> add & norm -> the encoder layer (the course model's block) -> the head's loss -> the range check
+of ids -> what both ``PreTrainedModel`` classes share (with the names older checkpoints used).
 ``modeling_onelayer.py`` (the course model) and ``modeling_seq2seq.py`` (the encoder–decoder) import from here.
 
 This file is copied into every saved model folder (remote code), so it imports only third-party
@@ -13,6 +14,42 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
+
+
+class Embeddings(nn.Module):
+    """Token embedding + learned absolute position embedding (BERT-style, no token types), from ``past_length`` on;
+    then LayerNorm (unless ``layer_norm=False``) and dropout.
+
+    With pretrained vectors of another width (``dim``), both tables are ``dim`` wide and a learned ``projection``
+    maps their sum to ``hidden_size``.
+    """
+
+    def __init__(self, config, vocab_size: int, padding_idx: int | None, dim: int | None = None,
+                 layer_norm: bool = True):
+        super().__init__()
+        width = dim or config.hidden_size
+        self.embed_tokens = nn.Embedding(vocab_size, width, padding_idx=padding_idx)
+        self.embed_positions = nn.Embedding(config.max_position_embeddings, width)
+        self.LayerNorm = nn.LayerNorm(width, eps=config.layer_norm_eps) if layer_norm else None
+        self.projection = nn.Linear(width, config.hidden_size, bias=False) if dim else None
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.LongTensor | None, past_length: int = 0,
+                inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        """Token ids (B, T), or their embeddings ``inputs_embeds`` (B, T, E) -> (B, T, C)."""
+        tokens = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, E)
+        length = tokens.shape[1]
+        if past_length + length > self.embed_positions.num_embeddings:
+            raise ValueError(f"a sequence of {past_length + length} tokens is longer than max_position_embeddings="
+                             f"{self.embed_positions.num_embeddings}; truncate it or generate fewer tokens")
+        positions = torch.arange(past_length, past_length + length, device=tokens.device)  # (T,)
+        x = tokens + self.embed_positions(positions)  # (B, T, E)
+        if self.LayerNorm is not None:
+            x = self.LayerNorm(x)
+        if self.projection is not None:
+            x = self.projection(x)  # (B, T, C)
+        return self.dropout(x)
 
 
 class Attention(nn.Module):
@@ -91,12 +128,34 @@ class AddNorm(nn.Module):
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x, sublayer):
-        """``sublayer`` maps (B, T, C) to (B, T, C) or to (output, attention weights)."""
+    def forward(self, x, sublayer, keep=None):
+        """``sublayer`` maps (B, T, C) to (B, T, C) or to (output, attention weights); with ``keep`` (B, T) it
+        returns only those positions, (N, C), and so does this."""
         out = sublayer(self.norm(x) if self.pre_norm else x)
         out, weights = out if isinstance(out, tuple) else (out, None)
-        x = x + self.dropout(out)
+        x = (x if keep is None else x[keep]) + self.dropout(out)
         return (x if self.pre_norm else self.norm(x)), weights
+
+
+class EncoderLayer(GradientCheckpointingLayer):
+    """Self-attention with a padding mask, then feed-forward, each with add & norm: the course model's block and
+    the encoder–decoder's encoder layer.
+
+    post-norm: ``x = LN1(x + attn(x)); x = LN2(x + ffn(x))``; pre-norm: ``x = x + attn(LN1(x)); x = x + ffn(LN2(x))``
+    """
+
+    def __init__(self, config, layer_idx: int = 0):
+        super().__init__()
+        self.self_attn = Attention(config, layer_idx)
+        self.self_attn_norm = AddNorm(config)
+        self.feed_forward = FeedForward(config)
+        self.feed_forward_norm = AddNorm(config)
+
+    def forward(self, x, mask, output_attentions=False, keep=None):
+        """(B, T, C) -> (B, T, C), or (N, C) with ``keep``; ``mask`` (B, 1, 1, T): True at real tokens."""
+        x, weights = self.self_attn_norm(x, lambda h: self.self_attn(h, mask, output_attentions=output_attentions,
+                                                                      keep=keep), keep)
+        return self.feed_forward_norm(x, self.feed_forward)[0], weights
 
 
 class LinearCrossEntropy(torch.autograd.Function):
@@ -161,8 +220,9 @@ def check_ids(ids: torch.Tensor | None, vocab_size: int, name: str, side: str) -
 
 
 class OneLayerModelMixin:
-    """What both models share with transformers: ``from_pretrained`` re-applies the config's freezing
-    (``apply_freezing``; loading recreates the parameters), ``set_attn_implementation`` works, and
+    """What both models share with transformers: ``from_pretrained`` reads older checkpoints' parameter names
+    (``_legacy_key_mapping``) and re-applies the config's freezing (``apply_freezing``; loading recreates the
+    parameters), ``set_attn_implementation`` works, and
     ``resize_token_embeddings`` keeps the source and target vocabulary sizes in step."""
 
     def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
@@ -186,10 +246,18 @@ class OneLayerModelMixin:
         """``set_attn_implementation`` switches: the attention layers read ``config._attn_implementation`` per call."""
         return True
 
+    # {pattern: replacement} from the parameter names of checkpoints saved before today's names, for
+    # from_pretrained's key_mapping; empty for a model whose names never changed
+    _legacy_key_mapping: dict[str, str] = {}
+
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
+        if cls._legacy_key_mapping:
+            kwargs.setdefault("key_mapping", cls._legacy_key_mapping)
         loaded = super().from_pretrained(*args, **kwargs)
         model = loaded[0] if isinstance(loaded, tuple) else loaded
+        if cls._legacy_key_mapping:
+            model._weight_conversions = None  # save_pretrained writes today's names, not the old ones back
         if hasattr(model, "apply_freezing"):
             model.apply_freezing()
         return loaded

@@ -197,12 +197,12 @@ def test_make_model_with_projection_freezing_and_round_trip(side, tmp_path):
     assert config.src_embedding_dim == 16 and config.tgt_embedding_dim == 16
     assert model.embeddings.projection.weight.shape == (32, 16) and model.head_projection.weight.shape == (16, 32)
     rows = src.covered.nonzero().squeeze(1)
-    assert torch.equal(model.embeddings.word_embeddings.weight[rows], src.matrix[rows])
+    assert torch.equal(model.embeddings.embed_tokens.weight[rows], src.matrix[rows])
     assert torch.equal(model.lm_head.weight[rows], tgt.matrix[rows])
     assert config.embedding_init["src"]["covered_types"] == len(WORDS)
     assert config.embedding_init["src"]["projection"] == "learned 16->32" and config.embedding_init["src"]["frozen"]
 
-    frozen = model.embeddings.word_embeddings.weight
+    frozen = model.embeddings.embed_tokens.weight
     optimizer = Trainer(model=model, args=TrainingArguments(str(tmp_path / "t"), report_to="none")).create_optimizer()
     optimised = {id(p) for group in optimizer.param_groups for p in group["params"]}
     assert id(frozen) not in optimised and id(model.lm_head.weight) in optimised
@@ -212,7 +212,7 @@ def test_make_model_with_projection_freezing_and_round_trip(side, tmp_path):
     model.save_pretrained(tmp_path / "m")
     loaded = AutoModel.from_pretrained(tmp_path / "m").eval()
     assert torch.equal(loaded(ids).logits, model(ids).logits)
-    assert not loaded.embeddings.word_embeddings.weight.requires_grad
+    assert not loaded.embeddings.embed_tokens.weight.requires_grad
     assert loaded.config.embedding_init["src"]["source"] == f"glove:{path}"
 
 
@@ -224,7 +224,7 @@ def test_pca_reduces_wide_vectors_without_a_projection(tmp_path):
     model = tiny_model_from(big, src_embeddings=spec, embedding_projection="pca")
     config = model.config
     assert config.src_embedding_dim is None and model.embeddings.projection is None
-    weights = model.embeddings.word_embeddings.weight
+    weights = model.embeddings.embed_tokens.weight
     assert weights.shape == (big.get_vocab_size(), 32)
     # PCA keeps the geometry: pairwise distances of covered rows shrink only by the dropped variance
     rows = src.covered.nonzero().squeeze(1)
@@ -240,7 +240,7 @@ def test_bert_embedding_copies_positions_and_layer_norm(side, tmp_path):
     model = tiny_model_from(side, src_embeddings=f"bert:{tmp_path}", bert_embedding=True)
     config = model.config
     assert config.src_embedding_dim == 16 and config.embedding_layer_norm
-    assert torch.equal(model.embeddings.position_embeddings.weight, bert.embeddings.position_embeddings.weight[:20])
+    assert torch.equal(model.embeddings.embed_positions.weight, bert.embeddings.position_embeddings.weight[:20])
     assert torch.equal(model.embeddings.LayerNorm.weight, bert.embeddings.LayerNorm.weight)
 
 

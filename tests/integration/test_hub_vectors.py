@@ -169,7 +169,7 @@ for i, (spec, extra) in enumerate(json.loads(sys.argv[1])):
     if code == 0:
         row["init"] = json.load(open(out + "/config.json"))["embedding_init"]
         with safe_open(out + "/model.safetensors", "pt") as weights:
-            row["table_sum"] = float(weights.get_tensor("embeddings.word_embeddings.weight").sum())
+            row["table_sum"] = float(weights.get_tensor("embeddings.embed_tokens.weight").sum())
     print(json.dumps(row))
 """
 

@@ -43,3 +43,28 @@ def test_analyze_defaults_to_the_released_model(data_dir, tmp_path):
     cli("analyze", "model", "--data_dir", str(data_dir), "--max_sentences", "20", "--out", str(tmp_path))
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["models"]["model"]["path"] == default_model("onelayer_translator")
+
+
+def test_release_course_keeps_its_old_names_and_loads_the_same_through_remote_code(tmp_path):
+    """release/course was saved before the layers were shared: the key map reads it, in the package and in a
+    process where hf_onelayer cannot be imported (its copied code alone)."""
+    import torch
+    from conftest import SOURCES, load_in_fresh_process
+    from safetensors import safe_open
+
+    from hf_onelayer.translation import load
+
+    folder = default_model("onelayer_translator")
+    with safe_open(f"{folder}/model.safetensors", "pt") as weights:
+        names = set(weights.keys())
+    assert {"embeddings.word_embeddings.weight", "block.attention.query.weight", "block.attention_norm.weight"} <= names
+    model, tokenizer = load(folder)
+    child = load_in_fresh_process(folder, tmp_path)
+    assert all(module.startswith("transformers_modules") for module in child["classes"]), child["classes"]
+    enc = tokenizer(SOURCES, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = model(**enc).logits
+    torch.testing.assert_close(child["logits"], expected, atol=0, rtol=0)
+    assert child["decoded"] == tokenizer.batch_decode(model.translate_ids(enc["input_ids"], enc["attention_mask"]),
+                                                      skip_special_tokens=True)
+    assert "newly initialized" not in child["output"] and "not used" not in child["output"]

@@ -35,7 +35,7 @@ class PositionWiseModel(OneLayerTranslatorModel):
 
     def __init__(self, config):
         super().__init__(config)
-        self.block.attention = NoAttention()
+        self.block.self_attn = NoAttention()
 
 
 @pytest.fixture()
@@ -66,7 +66,7 @@ def test_a_third_kind_trains_through_the_cli_and_translates(positionwise, folder
     assert json.loads((out / "config.json").read_text())["model_type"] == positionwise.name
     assert "# One-layer Transformer translator" in (out / "README.md").read_text()  # the card text of its record
     model, tokenizer = load(str(out))
-    assert type(model) is PositionWiseModel and isinstance(model.block.attention, NoAttention)
+    assert type(model) is PositionWiseModel and isinstance(model.block.self_attn, NoAttention)
     translations = translate(model, tokenizer, SOURCES)
     assert len(translations) == len(SOURCES) and all(isinstance(t, str) for t in translations)
     results = json.loads((out / "all_results.json").read_text())

@@ -207,8 +207,8 @@ def test_ablating_no_head_changes_nothing_and_one_head_changes_the_output():
     with torch.no_grad(), ablated_heads(course, [(0, 0), (0, 1)]):
         both = course(input_ids=course_ids).logits
     block = course.block  # post-norm; with every head dropped, attention gives only its output bias
-    x = block.attention_norm(course.embeddings(course_ids) + block.attention.output.bias)
-    torch.testing.assert_close(both, course.lm_head(block.feed_forward_norm(x + block.feed_forward(x))))
+    x = block.self_attn_norm.norm(course.embeddings(course_ids) + block.self_attn.output.bias)
+    torch.testing.assert_close(both, course.lm_head(block.feed_forward_norm.norm(x + block.feed_forward(x))))
 
 
 def test_scaling_a_key_by_one_is_the_identity_and_other_scales_move_the_output():

@@ -21,7 +21,7 @@ def course_forward(model, ids):
     c = model.config
     p = {name: t.detach() for name, t in model.named_parameters()}
     T = ids.shape[0]
-    x = p["embeddings.word_embeddings.weight"][ids] + p["embeddings.position_embeddings.weight"][:T]
+    x = p["embeddings.embed_tokens.weight"][ids] + p["embeddings.embed_positions.weight"][:T]
     if c.embedding_layer_norm:  # BERT's embedding LayerNorm (the course model has none)
         x = F.layer_norm(x, (c.hidden_size,), p["embeddings.LayerNorm.weight"], p["embeddings.LayerNorm.bias"],
                          c.layer_norm_eps)
@@ -29,20 +29,20 @@ def course_forward(model, ids):
     for h in range(c.num_attention_heads):
         qk = slice(h * c.head_dim_qk, (h + 1) * c.head_dim_qk)
         vs = slice(h * c.head_dim_v, (h + 1) * c.head_dim_v)
-        q = x @ p["block.attention.query.weight"][qk].T + p["block.attention.query.bias"][qk]
-        k = x @ p["block.attention.key.weight"][qk].T + p["block.attention.key.bias"][qk]
-        v = x @ p["block.attention.value.weight"][vs].T + p["block.attention.value.bias"][vs]
+        q = x @ p["block.self_attn.query.weight"][qk].T + p["block.self_attn.query.bias"][qk]
+        k = x @ p["block.self_attn.key.weight"][qk].T + p["block.self_attn.key.bias"][qk]
+        v = x @ p["block.self_attn.value.weight"][vs].T + p["block.self_attn.value.bias"][vs]
         alpha = torch.softmax(q @ k.T / math.sqrt(c.head_dim_qk), dim=-1)  # (T, T)
         heads.append(alpha @ v)
-    attn = torch.cat(heads, dim=-1) @ p["block.attention.output.weight"].T + p["block.attention.output.bias"]
+    attn = torch.cat(heads, dim=-1) @ p["block.self_attn.output.weight"].T + p["block.self_attn.output.bias"]
 
     def norm(t, name):
         return F.layer_norm(t, (c.hidden_size,), p[f"{name}.weight"], p[f"{name}.bias"], c.layer_norm_eps)
 
-    x = norm(x + attn, "block.attention_norm")
+    x = norm(x + attn, "block.self_attn_norm.norm")
     ff = torch.relu(x @ p["block.feed_forward.dense_in.weight"].T + p["block.feed_forward.dense_in.bias"])
     ff = ff @ p["block.feed_forward.dense_out.weight"].T + p["block.feed_forward.dense_out.bias"]
-    x = norm(x + ff, "block.feed_forward_norm")
+    x = norm(x + ff, "block.feed_forward_norm.norm")
     return x @ p["lm_head.weight"].T + p["lm_head.bias"]
 
 
@@ -230,10 +230,10 @@ def test_sequences_longer_than_the_position_table_raise_value_error():
 
 def test_init_weights_follow_initializer_range():
     model = OneLayerTranslatorModel(tiny_config(src_vocab_size=2000, initializer_range=0.05))
-    weights = model.embeddings.word_embeddings.weight
+    weights = model.embeddings.embed_tokens.weight
     assert abs(weights[1:].std().item() - 0.05) < 0.005
     assert torch.all(weights[model.config.pad_token_id] == 0)
-    assert torch.all(model.lm_head.bias == 0) and torch.all(model.block.attention_norm.weight == 1)
+    assert torch.all(model.lm_head.bias == 0) and torch.all(model.block.self_attn_norm.norm.weight == 1)
 
 
 def test_translate_ids_does_not_depend_on_batch_padding():
@@ -368,3 +368,31 @@ def test_resize_token_embeddings_grows_the_source_table_and_the_head_by_the_adde
     tok.save_pretrained(tmp_path)
     reloaded, _ = load(str(tmp_path), kind="onelayer_translator")
     assert reloaded.config.tgt_vocab_size == tok.tgt_vocab_size
+
+
+# the course model's parameter names before both models shared modeling_layers.py (release/course keeps them)
+OLD_NAMES = {"embeddings.embed_tokens.": "embeddings.word_embeddings.",
+             "embeddings.embed_positions.": "embeddings.position_embeddings.",
+             "block.self_attn.": "block.attention.", "block.self_attn_norm.norm.": "block.attention_norm.",
+             "block.feed_forward_norm.norm.": "block.feed_forward_norm.", "final_norm.": "block.final_norm."}
+
+
+@pytest.mark.parametrize("norm_position", ["post", "pre"])
+def test_a_checkpoint_with_the_old_names_loads_and_saves_with_todays(norm_position, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model = tiny_model(norm_position=norm_position, embedding_layer_norm=True).eval()
+    model.save_pretrained(tmp_path / "new")
+    weights = load_file(tmp_path / "new" / "model.safetensors")
+    old = {}
+    for name, tensor in weights.items():
+        prefix = next((p for p in OLD_NAMES if name.startswith(p)), None)
+        old[name if prefix is None else OLD_NAMES[prefix] + name[len(prefix):]] = tensor
+    assert "block.attention_norm.weight" in old and ("block.final_norm.weight" in old) == (norm_position == "pre")
+    save_file(old, tmp_path / "new" / "model.safetensors", metadata={"format": "pt"})
+
+    loaded = OneLayerTranslatorModel.from_pretrained(tmp_path / "new").eval()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    loaded.save_pretrained(tmp_path / "again")
+    assert sorted(load_file(tmp_path / "again" / "model.safetensors")) == sorted(weights)  # today's names
