@@ -4,6 +4,7 @@
   (``references``: one list of references per prediction; ``lowercase``, ``tokenize``, ...); the
   config name ``"lowercase"`` makes lowercasing the default.
 * ``translation_chrf``: sacrebleu's chrF, the interface of the Hub's ``chrf`` module (config ``"lowercase"`` too).
+* (``sacrebleu_common``: what those two share, copied beside them by ``evaluate``; no metric itself.)
 * ``token_perplexity``: exp of the mean negative log-likelihood of the scored tokens (``predictions``: one NLL each).
 * ``token_accuracy``: share of scored tokens whose predicted id equals the label.
 """

@@ -1,8 +1,9 @@
 """Corpus BLEU through sacrebleu, with the interface of the Hub's ``sacrebleu`` module (hf-onelayer)."""
 
-import datasets
 import evaluate
 from sacrebleu.metrics import BLEU
+
+from .sacrebleu_common import lowercase_default, metric_info, reference_streams
 
 _DESCRIPTION = "sacrebleu's corpus BLEU. Config 'lowercase' makes lowercase=True the default."
 _KWARGS_DESCRIPTION = """
@@ -18,20 +19,12 @@ Returns:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class TranslationBleu(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="Post, 2018: A Call for Clarity in Reporting BLEU Scores.",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Sequence(datasets.Value("string"))}),
-        )
+        return metric_info(_DESCRIPTION, "Post, 2018: A Call for Clarity in Reporting BLEU Scores.", _KWARGS_DESCRIPTION)
 
     def _compute(self, predictions, references, lowercase=None, tokenize=None, smooth_method="exp",
                  smooth_value=None, force=False, use_effective_order=False):
-        counts = {len(refs) for refs in references}
-        if len(counts) != 1:
-            raise ValueError("every prediction needs the same number of references")
-        streams = [[refs[i] for refs in references] for i in range(counts.pop())]  # sacrebleu: one list per reference
-        lowercase = self.config_name == "lowercase" if lowercase is None else lowercase
+        streams = reference_streams(references)
+        lowercase = lowercase_default(self.config_name, lowercase)
         bleu = BLEU(lowercase=lowercase, tokenize=tokenize, smooth_method=smooth_method, smooth_value=smooth_value,
                     force=force, effective_order=use_effective_order)
         result = bleu.corpus_score(predictions, streams)

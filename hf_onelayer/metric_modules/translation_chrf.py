@@ -1,8 +1,9 @@
 """chrF through sacrebleu, with the interface of the Hub's ``chrf`` module (hf-onelayer)."""
 
-import datasets
 import evaluate
 from sacrebleu.metrics import CHRF
+
+from .sacrebleu_common import lowercase_default, metric_info, reference_streams
 
 _DESCRIPTION = "sacrebleu's chrF (chrF++ with word_order=2). Config 'lowercase' makes lowercase=True the default."
 _KWARGS_DESCRIPTION = """
@@ -18,20 +19,12 @@ Returns:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class TranslationChrf(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="Popović, 2015: chrF: character n-gram F-score.",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Sequence(datasets.Value("string"))}),
-        )
+        return metric_info(_DESCRIPTION, "Popović, 2015: chrF: character n-gram F-score.", _KWARGS_DESCRIPTION)
 
     def _compute(self, predictions, references, char_order=6, word_order=0, beta=2, lowercase=None,
                  whitespace=False, eps_smoothing=False):
-        counts = {len(refs) for refs in references}
-        if len(counts) != 1:
-            raise ValueError("every prediction needs the same number of references")
-        streams = [[refs[i] for refs in references] for i in range(counts.pop())]
-        lowercase = self.config_name == "lowercase" if lowercase is None else lowercase
+        streams = reference_streams(references)
+        lowercase = lowercase_default(self.config_name, lowercase)
         chrf = CHRF(char_order=char_order, word_order=word_order, beta=beta, lowercase=lowercase,
                     whitespace=whitespace, eps_smoothing=eps_smoothing)
         return {"score": chrf.corpus_score(predictions, streams).score, "char_order": char_order,

@@ -8,7 +8,7 @@ libraries, never ``hf_onelayer`` by name.
 import difflib
 import logging
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from huggingface_hub.dataclasses import strict
 from transformers import GenerationConfig, PretrainedConfig
@@ -60,9 +60,18 @@ def check_unknown(config, kwargs: dict) -> None:
 
 @strict(accept_kwargs=True)
 class OneLayerBaseConfig(PretrainedConfig):
-    """The fields both models have with the same defaults (each model's config adds its sizes and its own fields),
-    and what is done on every config: unknown fields refused or warned, ``check_values`` (the ranges)."""
+    """The fields both models have (the sizes with each model's defaults, the rest with shared ones; each model's
+    config adds its own fields), and what is done on every config: each model's size defaults filled in, unknown
+    fields refused or warned, ``check_values`` (the ranges)."""
 
+    # the sizes both models have; None takes the model's own default from its `size_defaults`
+    hidden_size: int | None = None
+    num_attention_heads: int | None = None
+    head_dim_qk: int | None = None
+    head_dim_v: int | None = None
+    intermediate_size: int | None = None
+    max_position_embeddings: int | None = None
+    attention_probs_dropout_prob: float | int | None = None
     hidden_dropout_prob: float | int = 0.1
     layer_norm_eps: float = 1e-5
     norm_position: Literal["post", "pre"] = "post"
@@ -76,7 +85,15 @@ class OneLayerBaseConfig(PretrainedConfig):
     freeze_tgt_embeddings: bool = False
     embedding_init: dict | None = None
 
+    size_defaults: ClassVar[dict] = {}  # each model's defaults of the sizes above
+    # the fields that must be finite and > 0 in every model (each model's check_values adds its own)
+    positive_fields = ("hidden_size", "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size",
+                       "max_position_embeddings", "layer_norm_eps", "initializer_range")
+
     def __post_init__(self, **kwargs):
+        for name, value in self.size_defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         check_unknown(self, kwargs)
         super().__post_init__(**kwargs)
         self.check_values()

@@ -54,13 +54,9 @@ class OneLayerTranslatorConfig(OneLayerBaseConfig):
 
     src_vocab_size: int = 8000
     tgt_vocab_size: int = 6000
-    hidden_size: int = 128
-    num_attention_heads: int = 2
-    head_dim_qk: int = 96
-    head_dim_v: int = 96
-    intermediate_size: int = 2048
-    max_position_embeddings: int = 64
-    attention_probs_dropout_prob: float | int = 0.1
+    size_defaults = dict(hidden_size=128, num_attention_heads=2, head_dim_qk=96, head_dim_v=96, intermediate_size=2048,
+                         max_position_embeddings=64, attention_probs_dropout_prob=0.1)
+
     decode_length_ratio: float | int = 1.5
     decode_length_offset: int = 5
     tie_word_embeddings: bool = False
@@ -83,9 +79,8 @@ class OneLayerTranslatorConfig(OneLayerBaseConfig):
 
     def check_values(self):
         """Raise ``OneLayerConfigError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
-        positive = ["src_vocab_size", "tgt_vocab_size", "hidden_size", "num_attention_heads", "head_dim_qk",
-                    "head_dim_v", "intermediate_size", "max_position_embeddings", "layer_norm_eps",
-                    "initializer_range", "decode_length_ratio", "src_embedding_dim", "tgt_embedding_dim"]
+        positive = ["src_vocab_size", "tgt_vocab_size", *self.positive_fields, "decode_length_ratio",
+                    "src_embedding_dim", "tgt_embedding_dim"]
         if self.decode_length_offset < 0:
             raise OneLayerConfigError(f"{type(self).__name__}.decode_length_offset must be >= 0, "
                                       f"got {self.decode_length_offset!r}")

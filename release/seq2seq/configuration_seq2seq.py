@@ -45,15 +45,11 @@ class OneLayerSeq2SeqConfig(OneLayerBaseConfig):
 
     vocab_size: int = 8000
     src_vocab_size: int | None = None
-    hidden_size: int = 256
+    size_defaults = dict(hidden_size=256, num_attention_heads=4, head_dim_qk=64, head_dim_v=64, intermediate_size=1024,
+                         max_position_embeddings=128, attention_probs_dropout_prob=0.0)
+
     encoder_layers: int = 1
     decoder_layers: int = 1
-    num_attention_heads: int = 4
-    head_dim_qk: int = 64
-    head_dim_v: int = 64
-    intermediate_size: int = 1024
-    max_position_embeddings: int = 128
-    attention_probs_dropout_prob: float | int = 0.0
     decoder_start_token_id: int | None = 2
     is_encoder_decoder: bool = True
     use_cache: bool = True
@@ -68,9 +64,7 @@ class OneLayerSeq2SeqConfig(OneLayerBaseConfig):
 
     def check_values(self):
         """Raise ``OneLayerConfigError`` naming the field whose value is out of range (types are checked by ``@strict``)."""
-        positive = ["vocab_size", "src_vocab_size", "hidden_size", "encoder_layers", "decoder_layers",
-                    "num_attention_heads", "head_dim_qk", "head_dim_v", "intermediate_size", "max_position_embeddings",
-                    "layer_norm_eps", "initializer_range"]
+        positive = ["vocab_size", "src_vocab_size", "encoder_layers", "decoder_layers", *self.positive_fields]
         check_ranges(self, positive, ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id",
                                       "decoder_start_token_id"), self.src_vocab_size or self.vocab_size, self.vocab_size)
 

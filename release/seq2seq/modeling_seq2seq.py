@@ -198,6 +198,8 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: BaseModelOutput | tuple | None = None,
         cache: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
@@ -205,10 +207,9 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
         return_dict: bool | None = None,
         loss_positions_only: bool = False,  # no "label" in the name: Trainer would take it for a label column
         smoothing: float = 0.0,
-        inputs_embeds: torch.Tensor | None = None,
-        decoder_inputs_embeds: torch.Tensor | None = None,
     ) -> Seq2SeqLMOutput | tuple:
-        r"""
+        r"""The arguments in BART's order (the embeddings before the labels).
+
         input_ids, attention_mask: (B, S) source ids and 1 for real tokens, 0 for padding.
         decoder_input_ids: (B, T) the target so far, starting with ``decoder_start_token_id``; made from
             ``labels`` by shifting them one step right when not given. ``decoder_attention_mask`` is

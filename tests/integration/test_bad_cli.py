@@ -54,39 +54,34 @@ def bad_files(tmp_path_factory, folder, model_dir):
     return path
 
 
-# (name, argv with {D} the data folder, {O} a fresh output folder, {M} a trained model, {B} bad files,
-#  words the one line must contain)
+# (name, argv with {D} the data folder, {O} a fresh output folder, {T} `train --data_dir {D} --output_dir {O}`,
+#  {M} a trained model, {B} bad files; words the one line must contain)
 BAD = [
-    ("negative epochs", "train --data_dir {D} --output_dir {O} --num_train_epochs -1", ["--num_train_epochs"]),
-    ("zero epochs", "train --data_dir {D} --output_dir {O} --num_train_epochs 0", ["--num_train_epochs"]),
-    ("pad to -3", "train --data_dir {D} --output_dir {O} --pad_to_multiple_of -3", ["--pad_to_multiple_of"]),
-    ("batch 0", "train --data_dir {D} --output_dir {O} --per_device_train_batch_size 0",
-     ["--per_device_train_batch_size"]),
-    ("max_train_samples 0", "train --data_dir {D} --output_dir {O} --max_train_samples 0", ["--max_train_samples"]),
-    ("one position", "train --data_dir {D} --output_dir {O} --max_position_embeddings 1",
-     ["max_position_embeddings"]),
-    ("hidden 0", "train --data_dir {D} --output_dir {O} --hidden_size 0", ["hidden_size"]),
-    ("infinite init", "train --data_dir {D} --output_dir {O} --initializer_range inf", ["initializer_range"]),
-    ("dropout 1.5", "train --data_dir {D} --output_dir {O} --hidden_dropout_prob 1.5", ["hidden_dropout_prob"]),
-    ("norm choice", "train --data_dir {D} --output_dir {O} --norm_position middle", ["--norm_position"]),
-    ("model type", "train --data_dir {D} --output_dir {O} --model_type bert", ["--model_type"]),
-    ("not a number", "train --data_dir {D} --output_dir {O} --num_train_epochs abc", ["--num_train_epochs"]),
-    ("unknown flag", "train --data_dir {D} --output_dir {O} --no_such_flag 1", ["--no_such_flag"]),
-    ("folder and file", "train --data_dir {D} --output_dir {O} --validation_file {B}/x.jsonl",
-     ["--data_dir", "--validation_file"]),
+    ("negative epochs", "{T} --num_train_epochs -1", ["--num_train_epochs"]),
+    ("zero epochs", "{T} --num_train_epochs 0", ["--num_train_epochs"]),
+    ("pad to -3", "{T} --pad_to_multiple_of -3", ["--pad_to_multiple_of"]),
+    ("batch 0", "{T} --per_device_train_batch_size 0", ["--per_device_train_batch_size"]),
+    ("max_train_samples 0", "{T} --max_train_samples 0", ["--max_train_samples"]),
+    ("one position", "{T} --max_position_embeddings 1", ["max_position_embeddings"]),
+    ("hidden 0", "{T} --hidden_size 0", ["hidden_size"]),
+    ("infinite init", "{T} --initializer_range inf", ["initializer_range"]),
+    ("dropout 1.5", "{T} --hidden_dropout_prob 1.5", ["hidden_dropout_prob"]),
+    ("norm choice", "{T} --norm_position middle", ["--norm_position"]),
+    ("model type", "{T} --model_type bert", ["--model_type"]),
+    ("not a number", "{T} --num_train_epochs abc", ["--num_train_epochs"]),
+    ("unknown flag", "{T} --no_such_flag 1", ["--no_such_flag"]),
+    ("folder and file", "{T} --validation_file {B}/x.jsonl", ["--data_dir", "--validation_file"]),
     ("missing folder", "train --data_dir {B}/nowhere --output_dir {O}", ["--data_dir", "nowhere"]),
     ("missing file", "train --train_file {B}/nowhere.jsonl --output_dir {O}", ["--train_file", "nowhere.jsonl"]),
     ("broken json", "train {B}/broken.json --data_dir {D}", ["broken.json:2", "invalid JSON"]),
     ("json list", "train {B}/list.json --data_dir {D}", ["list.json", "JSON object"]),
-    ("embedding spec", "train --data_dir {D} --output_dir {O} --src_embeddings nonsense", ["--src_embeddings"]),
-    ("no checkpoint", "train --data_dir {D} --output_dir {O} --resume_from_checkpoint {B}/nowhere",
-     ["--resume_from_checkpoint", "nowhere"]),
-    ("no last checkpoint", "train --data_dir {D} --output_dir {O} --resume_from_checkpoint last",
-     ["--resume_from_checkpoint last", "no checkpoint"]),
-    ("resume true, nothing to resume", "train --data_dir {D} --output_dir {O} --resume_from_checkpoint true",
+    ("embedding spec", "{T} --src_embeddings nonsense", ["--src_embeddings"]),
+    ("no checkpoint", "{T} --resume_from_checkpoint {B}/nowhere", ["--resume_from_checkpoint", "nowhere"]),
+    ("no last checkpoint", "{T} --resume_from_checkpoint last", ["--resume_from_checkpoint last", "no checkpoint"]),
+    ("resume true, nothing to resume", "{T} --resume_from_checkpoint true",
      ["--resume_from_checkpoint true", "no checkpoint"]),
     ("finished run", "train --data_dir {D} --output_dir {B}/finished", ["finished run", "--overwrite_output_dir"]),
-    ("infinite lr", "train --data_dir {D} --output_dir {O} --learning_rate inf", ["--learning_rate"]),
+    ("infinite lr", "{T} --learning_rate inf", ["--learning_rate"]),
     ("translate no model", "translate --model {B}/nowhere Hallo", ["--model", "nowhere"]),
     ("translate not a model", "translate --model {B}/not_a_model Hallo", ["no config.json"]),
     ("translate a BERT", "translate --model {B}/bert Hallo", ["'bert' model"]),
@@ -115,6 +110,7 @@ BAD = [
 @pytest.mark.parametrize("name, line, words", BAD, ids=[b[0] for b in BAD])
 def test_a_bad_input_is_one_line_exit_2_no_traceback(name, line, words, folder, model_dir, bad_files, tmp_path,
                                                      capfd):
+    line = line.replace("{T}", "train --data_dir {D} --output_dir {O}")
     argv = line.format(D=folder, O=tmp_path / "out", M=model_dir, B=bad_files).split()
     capfd.readouterr()
     assert cli(argv) == 2
