@@ -56,6 +56,16 @@ class ModelOptions:
         if self.model_type not in KINDS:
             raise UserError(f"--model_type {self.model_type}: one of {', '.join(KINDS)}")
         check_ranges(self)
+        from .embeddings.init import EmbeddingSpec
+
+        self.embedding_specs = {}  # "src"/"tgt" -> EmbeddingSpec: the two flags, parsed here once
+        for side in ("src", "tgt"):
+            text = getattr(self, f"{side}_embeddings")
+            if text:
+                try:
+                    self.embedding_specs[side] = EmbeddingSpec.parse(text)
+                except ValueError as error:
+                    raise UserError(f"--{side}_embeddings: {error}") from None
 
     def architecture(self) -> dict:
         """The architecture fields that were set and that the chosen model's config has, for its config class."""
@@ -269,21 +279,13 @@ def check_training(model_args, data_args, training_args) -> None:
     from transformers.integrations import get_available_reporting_integrations
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
-    from .embeddings.hub import check_online, parse_location
-    from .embeddings.vectors import parse_spec
+    from .embeddings.hub import check_online
     model_type, kind = model_args.model_type, KINDS[model_args.model_type]
     check_model_flags(model_type, model_args, data_args, training_args)
     config = kind.config_class(**model_args.architecture())  # OneLayerConfigError names the field
-    for flag in ("src_embeddings", "tgt_embeddings"):
-        spec = getattr(model_args, flag)
-        if spec:
-            try:
-                vectors, location = parse_spec(spec)
-                hub = parse_location(location)
-            except ValueError as error:
-                raise UserError(f"--{flag}: {error}") from None
-            if hub is not None:
-                check_online(vectors, hub)  # offline: one line now, not after the tokenizer is trained
+    for spec in model_args.embedding_specs.values():
+        if spec.hub is not None:
+            check_online(spec.kind, spec.hub)  # offline: one line now, not after the tokenizer is trained
     positions = config.max_position_embeddings
     for flag, value in (("fixed_length", data_args.fixed_length),
                         ("generation_max_length", training_args.generation_max_length)):

@@ -18,8 +18,9 @@ def make_model(tokenizer, model_args, train_pairs=None, seed: int = 0):
                   **model_args.architecture(), **kind.vocab_fields(tokenizer))
     kind.check_init(model_args, tokenizer, fields)
     inits = {}
-    for side, spec, column, vocab in (("src", model_args.src_embeddings, tokenizer.source_lang, tokenizer.source),
-                                      ("tgt", model_args.tgt_embeddings, tokenizer.target_lang, tokenizer.target)):
+    for side, column, vocab in (("src", tokenizer.source_lang, tokenizer.source),
+                                ("tgt", tokenizer.target_lang, tokenizer.target)):
+        spec = model_args.embedding_specs.get(side)
         if spec:
             counts = token_counts(vocab, train_pairs[column]) if train_pairs is not None else Counter()
             inits[side] = prepare_init(spec, vocab, counts, model_args.uncovered_init, seed, model_args.allow_pickle)

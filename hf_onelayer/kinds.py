@@ -5,8 +5,11 @@ fields, the Trainer with its collator and metrics, the checkpoint-selection metr
 flags only it uses, and the model card's text. A new kind is a config and a model in ``models/`` plus one record.
 """
 
+import copy
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import torch
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from .errors import UserError
@@ -14,6 +17,16 @@ from .models.configuration_onelayer import OneLayerTranslatorConfig
 from .models.configuration_seq2seq import OneLayerSeq2SeqConfig
 from .models.modeling_onelayer import OneLayerTranslatorModel
 from .models.modeling_seq2seq import OneLayerSeq2SeqForConditionalGeneration
+
+
+class Scored(NamedTuple):
+    """One forward pass that scores an output (``ModelKind.score``): per row of output, its logits (B, R, V), the
+    token id it scores (B, R), whether it is real (B, R), and the source attention of each layer (B, nh, R, S)."""
+
+    logits: object
+    ids: object
+    mask: object
+    source_attentions: tuple | None
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,11 @@ class ModelKind:
         """The output ids for one encoded batch ``enc``: its translation, with the ``search`` arguments given."""
         raise NotImplementedError
 
+    def score(self, model, enc, output_ids, output_mask=None, output_attentions: bool = False) -> Scored:
+        """The forward pass that scores ``output_ids`` (B, T) for the source batch ``enc``: what the model wrote,
+        or a reference (``output_mask`` (B, T): its real tokens)."""
+        raise NotImplementedError
+
     def check_init(self, model_args, tokenizer, fields: dict) -> None:
         """Refuse embedding initialiser flags that the kind cannot take, naming the flag (before any vectors are read)."""
 
@@ -112,6 +130,12 @@ class CourseKind(ModelKind):
     def write(self, model, enc, **search):
         return model.translate_ids(enc["input_ids"], enc["attention_mask"])  # token t at position t, greedily
 
+    def score(self, model, enc, output_ids, output_mask=None, output_attentions: bool = False) -> Scored:
+        # one pass over the source: row t scores the token at position t (a reference plays no part)
+        out = model(**enc, output_attentions=output_attentions)
+        mask = enc.get("attention_mask")
+        return Scored(out.logits, output_ids, torch.ones_like(output_ids) if mask is None else mask, out.attentions)
+
     def metrics_class(self):
         from .metrics import TranslationMetrics
 
@@ -151,6 +175,12 @@ class Seq2SeqKind(ModelKind):
     def write(self, model, enc, **search):
         return model.generate(**enc, **search)  # what is not given: its generation config's
 
+    def score(self, model, enc, output_ids, output_mask=None, output_attentions: bool = False) -> Scored:
+        # teacher forcing: the decoder reads <s> and the output but its last token, each row scores the next token
+        out = model(**enc, decoder_input_ids=output_ids[:, :-1], output_attentions=output_attentions, use_cache=False)
+        mask = torch.ones_like(output_ids[:, 1:]) if output_mask is None else output_mask[:, 1:]
+        return Scored(out.logits, output_ids[:, 1:], mask, out.cross_attentions)
+
     def check_init(self, model_args, tokenizer, fields: dict) -> None:
         if model_args.bert_embedding:
             raise UserError("--bert_embedding copies BERT's positions into the course model only")
@@ -176,8 +206,10 @@ class Seq2SeqKind(ModelKind):
         from .trainer import Seq2SeqTranslationTrainer
 
         # its metrics score what generate() writes: without predict_with_generate (the flag's default is false)
-        # evaluation handed them logits and the run died at its end
-        args.predict_with_generate = True
+        # evaluation handed them logits and the run died at its end; set on a copy, the caller's stay as given
+        if not args.predict_with_generate:
+            args = copy.copy(args)
+            args.predict_with_generate = True
         collator = DataCollatorForSeq2Seq(tokenizer, model=model, pad_to_multiple_of=pad_to_multiple_of)
         return with_mixin(Seq2SeqTranslationTrainer, mixin)(model=model, args=args, processing_class=tokenizer,
                                                             data_collator=collator, **common)

@@ -1,10 +1,12 @@
-"""One run set-up for ``train`` and ``search``: the same data, tokenizer and tokenized splits from the same flags.
+"""One run set-up for ``train``, ``search`` and ``evaluate``: the same data, tokenizer and tokenized splits from the
+same flags.
 
-Both commands check their flags first (``arguments.check_training``), then call these in order:
-:func:`read_data` -> :func:`new_tokenizer` -> (``factory.make_model``) -> :func:`tokenize_splits`.
+``train`` and ``search`` check their flags first (``arguments.check_training``), then call these in order:
+:func:`read_data` -> :func:`new_tokenizer` -> (``factory.make_model``) -> :func:`tokenize_splits`. ``evaluate`` reads
+the one split it scores with :func:`read_split`.
 """
 
-from .data import load_translation_data, tokenize_split
+from .data import canonical_split, load_translation_data, read_parallel_files, tokenize_split
 from .errors import UserError
 from .kinds import KINDS
 from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
@@ -30,6 +32,20 @@ def read_data(data_args):
     for name in raw:
         raw[name] = first(raw[name], data_args.max_train_samples if name == "train" else data_args.max_eval_samples)
     return raw
+
+
+def read_split(args, languages: tuple[str, str]):
+    """The one split ``evaluate``'s ``args`` name (``--source_file``/``--reference_file``, ``--test_file``, or
+    ``--split`` of ``--data_dir`` / the Hub dataset), in the model's ``languages`` and cut to ``--max_samples``."""
+    names = {"source_lang": languages[0], "target_lang": languages[1]}
+    if args.source_file:
+        dataset = read_parallel_files(args.source_file, args.reference_file, **names)
+    elif args.test_file:
+        dataset = load_translation_data(test_file=args.test_file, **names)["test"]
+    else:
+        dataset = load_translation_data(args.data_dir, args.dataset_name, splits=(args.split,),
+                                        **names)[canonical_split(args.split)]
+    return first(dataset, args.max_samples)
 
 
 def new_tokenizer(train_split, model_args, languages: tuple[str, str], min_frequency: int | None = None):

@@ -28,6 +28,7 @@ from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is
 from matplotlib.ticker import NullFormatter
 from tqdm.auto import tqdm
 
+from ..kinds import kind_of
 from ..metrics import corpus_scores
 from ..trainer import evaluate_model
 from ..translation import translate_ids
@@ -67,10 +68,8 @@ def _batches(tokenizer, sources, targets, max_length: int, batch_size: int):
 def _log_probs(model, src, tgt):
     """(B, T, V) output log-probabilities and the (B, T) mask of real output steps: the encoder–decoder
     teacher-forced on the reference, the course model at every source position."""
-    if model.config.is_encoder_decoder:
-        logits = model(**src, decoder_input_ids=tgt["input_ids"][:, :-1], use_cache=False).logits
-        return torch.log_softmax(logits.double(), -1), tgt["attention_mask"][:, 1:]
-    return torch.log_softmax(model(**src).logits.double(), -1), src["attention_mask"]  # double: KL >= 0 to 1e-15
+    scored = kind_of(model).score(model, src, tgt["input_ids"], tgt["attention_mask"])
+    return torch.log_softmax(scored.logits.double(), -1), scored.mask  # double: KL >= 0 to 1e-15
 
 
 @torch.no_grad()
@@ -108,7 +107,7 @@ def translate_with_scaled_key(model, tokenizer, sources: list[str], positions: t
 def head_entropies(model, tokenizer, sources: list[str], targets: list[str]) -> list[float]:
     """Mean entropy (nats) of each head's weights: the encoder–decoder's cross-attention (teacher-forced),
     the course model's self-attention; (layer, head) in order."""
-    if model.config.is_encoder_decoder:
+    if kind_of(model).source_attention == "cross":
         stats = cross_attention_statistics(collect_cross_attention(model, tokenizer, sources, targets)[0])
     else:
         stats = head_statistics(collect_attention(model, tokenizer, sources)[0])
@@ -289,8 +288,8 @@ def run_info(folder: str) -> dict:
     if os.path.isfile(os.path.join(folder, "run_args.json")):
         with open(os.path.join(folder, "run_args.json"), encoding="utf-8") as handle:
             seed = json.load(handle)["training"]["seed"]
-    name = "encoder-decoder" if config.get("is_encoder_decoder") else "course"
-    return {"model": name, "num_heads": config["num_attention_heads"], "head_dim": config["head_dim_v"], "seed": seed}
+    return {"model": kind_of(config).label, "num_heads": config["num_attention_heads"], "head_dim": config["head_dim_v"],
+            "seed": seed}
 
 
 __all__ = ["perturbed_positions", "key_scaling_shift", "translate_with_scaled_key", "head_entropies", "head_study",

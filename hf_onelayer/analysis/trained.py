@@ -366,7 +366,7 @@ def compare_models(models: list[tuple[str, object, object]], sentences: list[str
     histograms of the course models."""
     results, labelled = {}, []
     for label, model, tokenizer in models:
-        if model.config.is_encoder_decoder:
+        if kind_of(model).source_attention == "cross":
             if references is None:
                 raise ValueError("the encoder-decoder's cross-attention is read on reference translations: pass references")
             results[label] = analyze_seq2seq(model, tokenizer, sentences, references, heatmap_sentences, out_dir, label)

@@ -46,7 +46,7 @@ def sentence_attention(model, tokenizer, sentence: str, num_beams: int | None = 
     """
     model = model.eval()
     source_length = len(tokenizer.tokenize(sentence)) + tokenizer.num_special_tokens_to_add()
-    if model.config.is_encoder_decoder:
+    if source_kind(model) == "cross":
         seen = cross_attention(model, tokenizer, sentence, num_beams)
         inputs = tokenizer.convert_target_ids_to_tokens(seen["output_ids"][:-1].tolist())
         source, target = seen["source"], seen["target"]
@@ -97,19 +97,11 @@ def word_alignment(weights: torch.Tensor, rows: list[str], cols: list[str]) -> l
 
 
 def _source_attention(model, enc, output_ids: torch.Tensor):
-    """(L, nh, rows, S) source-attention weights and (rows, V) logits, teacher-forced on ``output_ids``."""
-    if model.config.is_encoder_decoder:
-        out = model(**enc, decoder_input_ids=output_ids[None, :-1], output_attentions=True)
-        return torch.stack(out.cross_attentions)[:, 0], out.logits[0]
-    out = model(**enc, output_attentions=True)
-    return torch.stack(out.attentions)[:, 0], out.logits[0]
-
-
-def _log_prob(logits: torch.Tensor, model, output_ids: torch.Tensor) -> float:
-    """Log-probability of the written output: the encoder–decoder's tokens after ``<s>``, the course model's
-    token at every source position."""
-    written = output_ids[1:] if model.config.is_encoder_decoder else output_ids
-    return float(torch.log_softmax(logits.double(), -1).gather(-1, written[:, None]).sum())
+    """(L, nh, rows, S) source-attention weights and the log-probability of ``output_ids``, teacher-forced on them
+    (the encoder–decoder's tokens after ``<s>``, the course model's token at every source position)."""
+    scored = kind_of(model).score(model, enc, output_ids[None], output_attentions=True)
+    log_prob = torch.log_softmax(scored.logits[0].double(), -1).gather(-1, scored.ids[0][:, None]).sum()
+    return torch.stack(scored.source_attentions)[:, 0], float(log_prob)
 
 
 @torch.no_grad()
@@ -133,12 +125,11 @@ def ablation_effect(model, tokenizer, sentence: str, output_ids: torch.Tensor, h
     """Source-attention ``heads`` (layer, head) switched off: the ``translation`` written so, and the model's
     log-probability of its earlier output ``output_ids`` before and after (``log_prob``, ``ablated_log_prob``)."""
     enc = _encode(model, tokenizer, sentence)
-    _, logits = _source_attention(model, enc, output_ids)
+    _, log_prob = _source_attention(model, enc, output_ids)
     with ablated_heads(model, heads, kind=source_kind(model)):
         _, ablated = _source_attention(model, enc, output_ids)
         translation = translate(model, tokenizer, sentence, num_beams=num_beams)
-    return {"translation": translation, "log_prob": _log_prob(logits, model, output_ids),
-            "ablated_log_prob": _log_prob(ablated, model, output_ids)}
+    return {"translation": translation, "log_prob": log_prob, "ablated_log_prob": ablated}
 
 
 @torch.no_grad()
@@ -152,7 +143,7 @@ def bertviz_inputs(model, tokenizer, src: str, tgt: str | None = None) -> dict:
     vocabulary's pieces, so word boundaries show (``▁`` starts a BPE word, ``##`` continues a WordPiece one).
     """
     model = model.eval()
-    if not model.config.is_encoder_decoder:
+    if source_kind(model) == "self":
         if tgt is not None:
             raise ValueError("the course model's attention depends only on the source: call bertviz_inputs without tgt")
         enc = _encode(model, tokenizer, src)

@@ -25,11 +25,11 @@ from tqdm.auto import tqdm
 from ..arguments import parse, require_at_least_one
 from ..errors import UserError
 from ..kinds import kind_of
-from ..data import DEFAULT_HUB_DATASET, canonical_split, load_translation_data, read_parallel_files
+from ..data import DEFAULT_HUB_DATASET
 from ..metrics import corpus_scores
+from ..run import read_split
 from ..trainer import evaluate_model
 from ..translation import load
-from ..utils import first
 from . import MODEL_HELP
 from .translate import ENGINES, translator
 
@@ -140,15 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
         model, tokenizer = load(args.model)
         for setting in [{}, *grid]:  # a course model refuses a search before any data is read
             kind_of(model).search(**{**search, **setting})
-    languages = {"source_lang": tokenizer.source_lang, "target_lang": tokenizer.target_lang}
-    if args.source_file:
-        dataset = read_parallel_files(args.source_file, args.reference_file, **languages)
-    elif args.test_file:
-        dataset = load_translation_data(test_file=args.test_file, **languages)["test"]
-    else:
-        dataset = load_translation_data(args.data_dir, args.dataset_name, splits=(args.split,),
-                                        **languages)[canonical_split(args.split)]
-    dataset = first(dataset, args.max_samples)
+    dataset = read_split(args, (tokenizer.source_lang, tokenizer.target_lang))
     if grid:
         return sweep(args, grid, dataset, tokenizer, run if args.engine == "ctranslate2" else None,
                      None if args.engine == "ctranslate2" else model)

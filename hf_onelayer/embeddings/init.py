@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .hub import check_online, hub_vectors, parse_location
+from .hub import HubLocation, check_online, hub_vectors, parse_location
 from .vectors import VectorFileError, bert_vectors, parse_spec, read_vectors
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,28 @@ def as_word(token: str, tokenizer_side) -> str:
     return token[1:] if token.startswith("\u2581") else "##" + token
 
 
-def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "random", seed: int = 0,
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """A pretrained-embedding flag (``bert:PATH_OR_ID``, ``glove:PATH``, ``glove:hf://OWNER/REPO/FILE``, ...),
+    parsed once: the vectors' kind, their path or id, and the Hub location when the path is ``hf://``."""
+
+    kind: str
+    path: str
+    hub: HubLocation | None
+
+    @classmethod
+    def parse(cls, spec: "str | EmbeddingSpec") -> "EmbeddingSpec":
+        """``VectorFileError`` for a spec that is not KIND:PATH or a malformed ``hf://`` location."""
+        if isinstance(spec, cls):
+            return spec
+        kind, path = parse_spec(spec)
+        return cls(kind, path, parse_location(path))
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.path}"
+
+
+def prepare_init(spec: "str | EmbeddingSpec", tokenizer_side, counts: Counter, uncovered: str = "random", seed: int = 0,
                  allow_pickle: bool = False, special_ids=range(4)) -> EmbeddingInit:
     """Align the vectors named by ``spec`` with a tokenizer side's vocabulary.
 
@@ -57,12 +78,12 @@ def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "r
     """
     if uncovered not in ("random", "mean"):
         raise VectorFileError(f"uncovered must be 'random' or 'mean', got {uncovered!r}")
-    kind, path = parse_spec(spec)
+    spec = EmbeddingSpec.parse(spec)
+    kind, path, hub = spec.kind, spec.path, spec.hub
     specials = set(special_ids)
     vocab = {as_word(token, tokenizer_side): i for token, i in tokenizer_side.get_vocab(with_added_tokens=True).items()}
     words = [w for w, i in sorted(vocab.items(), key=lambda item: item[1]) if i not in specials]
     extras = {}
-    hub = parse_location(path)
     if kind == "bert":
         if hub is not None:
             check_online(kind, hub)
@@ -87,7 +108,7 @@ def prepare_init(spec: str, tokenizer_side, counts: Counter, uncovered: str = "r
     total_tokens = sum(c for i, c in counts.items() if i not in specials or i == 1)
     covered_tokens = sum(c for i, c in counts.items() if i < size and covered[i])
     info = {
-        "source": spec, "kind": kind, "dim": dim, "uncovered_init": uncovered,
+        "source": str(spec), "kind": kind, "dim": dim, "uncovered_init": uncovered,
         "vocab_types": len(words), "covered_types": int(covered.sum()),
         "type_coverage": int(covered.sum()) / max(len(words), 1),
         "token_coverage": covered_tokens / max(total_tokens, 1),

@@ -29,7 +29,7 @@ def run(cmd, tmp_path):
 
 
 # the course model from flags alone; the encoder-decoder from its JSON recipe, with a small joint vocabulary
-MODELS = {"course": [], "seq2seq": ["training/configs/seq2seq.json", "--tokenizer_vocab_size", "1000"]}
+MODELS = {"onelayer_translator": [], "onelayer_seq2seq": ["training/configs/seq2seq.json", "--tokenizer_vocab_size", "1000"]}
 
 
 @pytest.mark.parametrize("model", MODELS)

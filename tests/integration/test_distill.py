@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import SOURCES, TARGETS, save_folder, tiny_model
+from conftest import SOURCES, TARGETS, save_folder
 
 from hf_onelayer import distill as distill_module
 from hf_onelayer.distill import average, distill

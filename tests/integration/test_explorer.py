@@ -17,14 +17,15 @@ from hf_onelayer.analysis.views import (
 )
 
 SENTENCE = "Zwei Hunde spielen im Schnee."
+COURSE, SEQ2SEQ = "onelayer_translator", "onelayer_seq2seq"  # the kinds' one name
 
 
-def _pair(kind="seq2seq"):
-    """A tiny model of ``kind`` ("seq2seq" or "course") and a joint BPE tokenizer sized to it."""
+def _pair(kind=SEQ2SEQ):
+    """A tiny model of ``kind`` and a joint BPE tokenizer sized to it."""
     from conftest import joint_pair
 
     model, tok = joint_pair()
-    if kind == "course":
+    if kind == COURSE:
         model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
     return model, tok
 
@@ -42,21 +43,21 @@ def test_word_alignment_sums_a_words_pieces_and_skips_special_rows():
     assert pairs == [("A", "Hund", pytest.approx(0.9)), ("dog", "Ein", pytest.approx(0.6))]
 
 
-@pytest.mark.parametrize("kind", ["seq2seq", "course"])
+@pytest.mark.parametrize("kind", [SEQ2SEQ, COURSE])
 def test_sentence_attention_maps_are_distributions_over_the_right_tokens(kind):
     model, tok = _pair(kind)
     seen = sentence_attention(model, tok, SOURCES[0], num_beams=2)
     from hf_onelayer.translation import translate
 
     assert seen["translation"] == translate(model, tok, SOURCES[0], num_beams=2)
-    assert list(seen["maps"]) == (["cross", "encoder", "decoder"] if kind == "seq2seq" else ["self"])
+    assert list(seen["maps"]) == (["cross", "encoder", "decoder"] if kind == SEQ2SEQ else ["self"])
     for weights, rows, cols in seen["maps"].values():
         assert weights.shape[-2:] == (len(rows), len(cols))
         torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
     assert seen["maps"][next(iter(seen["maps"]))][2] == seen["source"]
 
 
-@pytest.mark.parametrize("kind", ["seq2seq", "course"])
+@pytest.mark.parametrize("kind", [SEQ2SEQ, COURSE])
 def test_key_scale_one_and_no_ablated_head_change_nothing_and_others_do(kind):
     model, tok = _pair(kind)
     seen = sentence_attention(model, tok, SOURCES[1], num_beams=1)
@@ -81,7 +82,7 @@ def test_bertviz_inputs_of_both_models_have_bertviz_shapes_and_render():
     assert inputs["cross_attention"][0].shape == (1, 2, len(tgt) - 1, len(src))
     assert inputs["encoder_attention"][0].shape == (1, 2, len(src), len(src))
     assert inputs["decoder_attention"][0].shape == (1, 2, len(tgt) - 1, len(tgt) - 1)
-    course, _ = _pair("course")
+    course, _ = _pair(COURSE)
     plain = bertviz_inputs(course, tok, SOURCES[0])
     assert plain["attention"][0].shape == (1, 2, len(src), len(src)) and plain["tokens"][1].startswith("▁")
     with pytest.raises(ValueError, match="without tgt"):
@@ -100,12 +101,12 @@ def served(tmp_path_factory):
     """`hf-onelayer explore` on a free port over a tiny encoder–decoder and a tiny course model; (url, folder)."""
     pytest.importorskip("gradio")
     root = tmp_path_factory.mktemp("explore")
-    for kind in ("seq2seq", "course"):
+    for kind in (SEQ2SEQ, COURSE):
         save_folder(*_pair(kind), root / kind)
     port = browser_.free_port()
     with open(root / "server.log", "w") as log:
         try:
-            server = browser_.serve(["--model", str(root / "seq2seq"), str(root / "course"), "--num_beams", "3"], port, log)
+            server = browser_.serve(["--model", str(root / SEQ2SEQ), str(root / COURSE), "--num_beams", "3"], port, log)
         except RuntimeError as error:
             pytest.fail(f"{error}: {(root / 'server.log').read_text()[-3000:]}")
         yield f"http://127.0.0.1:{port}/", root
@@ -137,9 +138,9 @@ def test_the_page_translates_draws_the_heatmap_and_the_slider_moves_the_kl(serve
     browser_.press(browser, SENTENCE)
     wait = browser_.wait(browser)
     wait.until(lambda d: browser_.heatmap_src(d) and text(d, "#translation textarea"))  # a heatmap image appears
-    model, tok = load(str(root / "seq2seq"))
+    model, tok = load(str(root / SEQ2SEQ))
     assert text(browser, "#translation textarea") == translate(model, tok, SENTENCE, num_beams=3)
-    course, course_tok = load(str(root / "course"))
+    course, course_tok = load(str(root / COURSE))
     assert text(browser, "#other textarea") == translate(course, course_tok, SENTENCE)  # the course model beside it
     wait.until(lambda d: "× 1:" in text(d, "#kl"))
     before = text(browser, "#kl")
@@ -186,7 +187,7 @@ def test_the_translate_endpoint_answers_gradio_client(served):
 
     url, root = served
     client = Client(url, verbose=False)
-    model, tok = load(str(root / "seq2seq"))
+    model, tok = load(str(root / SEQ2SEQ))
     assert client.predict(SENTENCE, api_name="/translate") == translate(model, tok, SENTENCE, num_beams=3)
     assert client.predict("  ", api_name="/translate") == ""
 

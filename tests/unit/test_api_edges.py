@@ -6,7 +6,7 @@ import logging
 
 import pytest
 import torch
-from conftest import SOURCES, TINY, cli, save_folder, saved_pipeline, tiny_model
+from conftest import SOURCES, TINY, cli, saved_pipeline
 
 from hf_onelayer import OneLayerTranslationPipeline
 from hf_onelayer.translation import load, translate

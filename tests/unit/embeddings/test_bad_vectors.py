@@ -1,6 +1,5 @@
 """Bad vector files, BERT folders and config fields are named in one line (issue 14)."""
 
-import json
 
 import pytest
 from conftest import SOURCES, TARGETS, write

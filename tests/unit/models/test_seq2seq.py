@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO, batch, save_folder, tiny_seq2seq, tiny_seq2seq_config
+from conftest import REPO, batch, tiny_seq2seq, tiny_seq2seq_config
 
-from hf_onelayer import OneLayerSeq2SeqConfig, OneLayerSeq2SeqForConditionalGeneration
+from hf_onelayer import OneLayerSeq2SeqForConditionalGeneration
 
 
 def reference_logits(model, ids, mask, decoder_ids):
