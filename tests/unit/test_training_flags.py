@@ -14,6 +14,8 @@ import pytest
 import torch
 from conftest import cli
 
+from hf_onelayer.arguments import RANGES
+
 import hf_onelayer.run
 import hf_onelayer.trainer
 
@@ -25,37 +27,28 @@ STEPS = "--eval_strategy steps --save_strategy steps"
 
 # (flags after `hf-onelayer train --data_dir D --output_dir O`, the models they are tried on, words of the line)
 # {B} is a folder of bad files: list.json, a_file.
-BAD_FLAGS = [
-    # ranges that torch or transformers refused only once training ran, or never
+# One value just below each interval of arguments.RANGES, tried on a model that uses the flag: every range is
+# checked as the flags are parsed, and the line names the flag and its interval.
+ONLY = {"generation_num_beams": SEQ2SEQ, "generation_max_length": SEQ2SEQ, "fixed_length": COURSE}
+RANGE_CASES = [
+    (f"--{name} {float(interval[1:-1].split(',')[0]) - (interval[0] == '['):g}"
+     + (f" {STEPS}" if name in ("eval_steps", "save_steps") else ""),
+     (ONLY.get(name, BOTH[i % 2]),), [f"--{name}", interval])
+    for i, (name, interval) in enumerate(RANGES.items())
+]
+BAD_FLAGS = RANGE_CASES + [
+    # above an interval, and NaN
     ("--label_smoothing_factor 1.5", BOTH, ["--label_smoothing_factor", "[0, 1)"]),
-    ("--label_smoothing_factor -0.1", (COURSE,), ["--label_smoothing_factor", "[0, 1)"]),
-    ("--weight_decay -1", BOTH, ["--weight_decay", "[0, inf)"]),
-    ("--adam_beta1 1.5", BOTH, ["--adam_beta1", "[0, 1)"]),
-    ("--adam_beta2 -0.1", (SEQ2SEQ,), ["--adam_beta2", "[0, 1)"]),
-    ("--adam_epsilon -1", BOTH, ["--adam_epsilon", "[0, inf)"]),
-    ("--max_grad_norm -1", (COURSE,), ["--max_grad_norm", "[0, inf)"]),
-    ("--learning_rate nan", (SEQ2SEQ,), ["--learning_rate", "[0, inf)"]),
-    ("--warmup_steps -1", (COURSE,), ["--warmup_steps", "[0, inf)"]),
-    ("--gradient_accumulation_steps 0", BOTH, ["--gradient_accumulation_steps", "[1, inf)"]),
-    ("--eval_accumulation_steps 0", (SEQ2SEQ,), ["--eval_accumulation_steps", "[1, inf)"]),
-    ("--per_device_eval_batch_size 0", (COURSE,), ["--per_device_eval_batch_size", "[1, inf)"]),
-    ("--num_train_epochs 0", (SEQ2SEQ,), ["--num_train_epochs", "(0, inf)", "--max_steps"]),
-    ("--seed -1", BOTH, ["--seed", "[0, 4294967295]"]),
+    ("--adam_beta1 1.5", (SEQ2SEQ,), ["--adam_beta1", "[0, 1)"]),
     ("--data_seed 4294967296", (COURSE,), ["--data_seed", "[0, 4294967295]"]),
-    ("--dataloader_num_workers -1", (SEQ2SEQ,), ["--dataloader_num_workers", "[0, inf)"]),
-    ("--save_total_limit 0", (COURSE,), ["--save_total_limit", "[1, inf)"]),
-    ("--logging_steps 0", (SEQ2SEQ,), ["--logging_steps", "(0, inf)"]),
-    ("--max_train_samples 0", (COURSE,), ["--max_train_samples", "[1, inf)"]),
-    ("--min_frequency 0", (SEQ2SEQ,), ["--min_frequency", "[1, inf)"]),
+    ("--learning_rate nan", (SEQ2SEQ,), ["--learning_rate", "[0, inf)"]),
+    ("--num_train_epochs 0", (SEQ2SEQ,), ["--num_train_epochs", "(0, inf)", "--max_steps"]),
     # messages that named another flag
-    (f"--save_steps -1 {STEPS}", BOTH, ["--save_steps", "(0, inf)"]),
-    (f"--eval_steps 0 {STEPS}", (COURSE,), ["--eval_steps", "(0, inf)"]),
+    (f"--save_steps -1 {STEPS}", (SEQ2SEQ,), ["--save_steps", "(0, inf)"]),
     ("--metric_for_best_model bogus", BOTH, ["--metric_for_best_model bogus", "bleu"]),
     ("--metric_for_best_model token_accuracy", (SEQ2SEQ,), ["--metric_for_best_model", "onelayer_seq2seq", "chrf"]),
     ("{B}/list.json", (COURSE,), ["list.json", '"hidden_dropout_prob" takes one value', "[0.1, 0.2]"]),
     # the encoder-decoder's evaluation search, refused only at its first evaluation before
-    ("--generation_num_beams 0", (SEQ2SEQ,), ["--generation_num_beams", "[1, inf)"]),
-    ("--generation_max_length 0", (SEQ2SEQ,), ["--generation_max_length", "[1, inf)"]),
     ("--generation_max_length 500", (SEQ2SEQ,), ["--generation_max_length 500", "max_position_embeddings (128)"]),
     ("--fixed_length 500", (COURSE,), ["--fixed_length 500", "max_position_embeddings (64)"]),
     # choices
