@@ -23,10 +23,10 @@ class Scored(NamedTuple):
     """One forward pass that scores an output (``ModelKind.score``): per row of output, its logits (B, R, V), the
     token id it scores (B, R), whether it is real (B, R), and the source attention of each layer (B, nh, R, S)."""
 
-    logits: object
-    ids: object
-    mask: object
-    source_attentions: tuple | None
+    logits: torch.Tensor
+    ids: torch.Tensor
+    mask: torch.Tensor
+    source_attentions: tuple[torch.Tensor, ...] | None
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,8 @@ class EmbeddingSpec:
         return f"{self.kind}:{self.path}"
 
 
-def prepare_init(spec: "str | EmbeddingSpec", tokenizer_side, counts: Counter, uncovered: str = "random", seed: int = 0,
-                 allow_pickle: bool = False, special_ids=range(4)) -> EmbeddingInit:
+def prepare_init(spec: "str | EmbeddingSpec", tokenizer_side, counts: Counter, uncovered: str = "random",
+                 seed: int = 0, allow_pickle: bool = False, special_ids=range(4)) -> EmbeddingInit:
     """Align the vectors named by ``spec`` with a tokenizer side's vocabulary.
 
     Uncovered rows: ``"random"`` (normal with the pretrained vectors' std) or ``"mean"`` (their mean).
