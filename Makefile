@@ -94,7 +94,7 @@ distill: $(STAMP)
 	$(PY) -m hf_onelayer.cli export-ct2 --model $(TEACHER_RUN) --output_dir $(TEACHER_RUN)-ct2 \
 		--quantization $(TEACHER_QUANTIZATION)
 	$(PY) -m hf_onelayer.cli distill --teacher $(TEACHER_RUN)-ct2 --engine ctranslate2 --data_dir $(DATA) \
-		--output_dir $(DISTILLED) --num_beams 5
+		--output_dir $(DISTILLED) --num_beams 5 $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_analysis.py --data_dir $(DATA)

@@ -5,7 +5,8 @@
     hf-onelayer average --run runs/seq2seq --last 3 --output_dir runs/averaged
 
 ``distill`` writes the teacher's beam translation of every training source as ``train.<tgt>`` beside a copy of
-``train.<src>`` and of the other splits (Multi30k's layout, so ``--data_dir`` takes it). It works in chunks: each
+``train.<src>`` and of the other splits (Multi30k's layout, so ``--data_dir`` takes it); ``with_references`` keeps the
+human references too, each source twice (Gordon & Duh, 2019: distillation as data augmentation). It works in chunks: each
 finished chunk is one file, written whole or not at all, so a killed run goes on where it stopped, with nothing
 done twice or lost. ``average`` writes the mean of several checkpoints' weights as a complete saved folder.
 """
@@ -40,7 +41,7 @@ def _teacher(path: str, engine: str, num_beams: int, batch_size: int):
 
 
 def distill(teacher: str, data_dir: str, output_dir: str, num_beams: int = 5, chunk_size: int = 1000,
-            batch_size: int = 64, engine: str = "transformers") -> dict:
+            batch_size: int = 64, engine: str = "transformers", with_references: bool = False) -> dict:
     """Write the distilled training split into ``output_dir`` (see the module docstring); returns its summary,
     also saved as ``output_dir/distill.json``. Run again after a kill, it translates only the missing chunks."""
     if chunk_size < 1 or batch_size < 1 or num_beams < 1:
@@ -77,17 +78,21 @@ def distill(teacher: str, data_dir: str, output_dir: str, num_beams: int = 5, ch
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path_of(start))  # a chunk file is whole or absent
-    with open(os.path.join(output_dir, f"train.{tgt}.tmp"), "w", encoding="utf-8") as out:
-        for start in starts:
-            with open(path_of(start), encoding="utf-8") as handle:
-                out.write(handle.read())
-    os.replace(os.path.join(output_dir, f"train.{tgt}.tmp"), os.path.join(output_dir, f"train.{tgt}"))
-    shutil.copyfile(source_path, os.path.join(output_dir, f"train.{src}"))
+    # train.<tgt>: the teacher's lines in source order, then (with_references) the human ones; train.<src> to match
+    references = [os.path.join(data_dir, f"train.{tgt}")] if with_references else []
+    if references and not os.path.isfile(references[0]):
+        raise UserError(f"--with_references: {data_dir} has no train.{tgt}")
+    for lang, paths in ((tgt, [path_of(start) for start in starts] + references), (src, [source_path] * (1 + len(references)))):
+        with open(os.path.join(output_dir, f"train.{lang}.tmp"), "w", encoding="utf-8") as out:
+            for path in paths:
+                out.writelines(line + "\n" for _, line in utf8_lines(path, UserError))
+        os.replace(os.path.join(output_dir, f"train.{lang}.tmp"), os.path.join(output_dir, f"train.{lang}"))
     for path in glob.glob(os.path.join(data_dir, f"*.{src}")) + glob.glob(os.path.join(data_dir, f"*.{tgt}")):
         if not os.path.basename(path).startswith("train."):  # val and test splits as they are
             shutil.copyfile(path, os.path.join(output_dir, os.path.basename(path)))
     shutil.rmtree(parts)
-    summary = {**settings, "data_dir": data_dir, "source_lang": src, "target_lang": tgt}
+    summary = {**settings, "with_references": with_references, "data_dir": data_dir, "source_lang": src,
+               "target_lang": tgt}
     with open(os.path.join(output_dir, "distill.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2)
     return summary

@@ -23,11 +23,13 @@ class DistillArguments:
     batch_size: int = 64
     chunk_size: int = field(default=1000, metadata={"help": "sentences per chunk: a killed run resumes at its chunk"})
     engine: Literal[ENGINES] = "transformers"
+    with_references: bool = field(default=False, metadata={"help": "keep the human references too: each source twice, "
+                                                                   "once with the teacher's line, once with its own"})
 
 
 def main(argv: list[str] | None = None) -> dict:
     (args,) = parse(DistillArguments, argv, "hf-onelayer distill")
     summary = distill(args.teacher, args.data_dir, args.output_dir, args.num_beams, args.chunk_size, args.batch_size,
-                      args.engine)
+                      args.engine, args.with_references)
     print(json.dumps(summary))
     return summary

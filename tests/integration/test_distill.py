@@ -45,6 +45,17 @@ def test_distill_writes_the_teachers_beam_output_in_the_multi30k_layout(teacher_
     assert json.loads((tmp_path / "out" / "distill.json").read_text())["num_beams"] == 3
 
 
+def test_with_references_keeps_each_source_twice_once_with_the_teachers_line_once_with_its_own(teacher_and_data,
+                                                                                                tmp_path):
+    teacher, data = teacher_and_data
+    plain = distill(str(teacher), str(data), str(tmp_path / "plain"), num_beams=2, chunk_size=4)
+    both = distill(str(teacher), str(data), str(tmp_path / "both"), num_beams=2, chunk_size=4, with_references=True)
+    teacher_lines = (tmp_path / "plain" / "train.en").read_text()
+    assert (tmp_path / "both" / "train.en").read_text() == teacher_lines + (data / "train.en").read_text()
+    assert (tmp_path / "both" / "train.de").read_text() == (data / "train.de").read_text() * 2
+    assert both["with_references"] and not plain["with_references"]
+
+
 def test_a_killed_distillation_resumes_with_nothing_lost_or_done_twice(teacher_and_data, tmp_path, monkeypatch):
     teacher, data = teacher_and_data
     clean = distill(str(teacher), str(data), str(tmp_path / "clean"), num_beams=2, chunk_size=3)
