@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.utils import TransformersKwargs
 
 
 class Embeddings(nn.Module):
@@ -219,6 +220,20 @@ def check_ids(ids: torch.Tensor | None, vocab_size: int, name: str, side: str) -
                          f"{vocab_size - 1}{', or -100' if name == 'labels' else ''})")
 
 
+class ForwardKwargs(TransformersKwargs, total=False):
+    """The keywords both models' ``forward`` take besides their tensors: transformers' (``output_attentions``,
+    ``output_hidden_states``, ...; ``return_dict`` is read by ``@can_return_tuple``) and training's loss path.
+
+    loss_positions_only: the head and the cross-entropy run fused (:class:`LinearCrossEntropy`), only at labelled
+        positions: the loss is the same and ``logits`` is None (no "label" in the name: Trainer would take it for a
+        label column).
+    smoothing: label smoothing of that training loss (only with ``loss_positions_only``).
+    """
+
+    loss_positions_only: bool
+    smoothing: float
+
+
 class OneLayerModelMixin:
     """What both models share with transformers: ``from_pretrained`` reads older checkpoints' parameter names
     (``_legacy_key_mapping``) and re-applies the config's freezing (``apply_freezing``; loading recreates the
@@ -240,6 +255,20 @@ class OneLayerModelMixin:
         self.tie_weights()
         self.apply_freezing()
         return self.get_input_embeddings()
+
+    def _forward_options(self, kwargs: dict) -> tuple[bool, bool, bool, float]:
+        """(output_attentions, output_hidden_states, loss_positions_only, smoothing) from ``forward``'s ``**kwargs``
+        (:class:`ForwardKwargs`), the output flags defaulting to the config's; any other keyword is refused, as a
+        misspelt one would be."""
+        unknown = sorted(set(kwargs) - ForwardKwargs.__optional_keys__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.forward() got unexpected keyword argument(s): {', '.join(unknown)}")
+        attentions, states = kwargs.get("output_attentions"), kwargs.get("output_hidden_states")
+        fused, smoothing = kwargs.get("loss_positions_only", False), float(kwargs.get("smoothing", 0.0))
+        if smoothing and not fused:
+            raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
+        return (self.config.output_attentions if attentions is None else attentions,
+                self.config.output_hidden_states if states is None else states, fused, smoothing)
 
     @classmethod
     def _can_set_attn_implementation(cls) -> bool:

@@ -14,15 +14,17 @@ libraries and its sibling files, never ``hf_onelayer`` by name.
 
 import math
 from dataclasses import dataclass
+from typing import Unpack
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, can_return_tuple
 
 from .configuration_onelayer import OneLayerTranslatorConfig
-from .modeling_layers import Embeddings, EncoderLayer, LinearCrossEntropy, OneLayerModelMixin, check_ids
+from .modeling_layers import (Embeddings, EncoderLayer, ForwardKwargs, LinearCrossEntropy, OneLayerModelMixin,
+                              check_ids)
 
 
 def decode_length(source_length: int, config: OneLayerTranslatorConfig) -> int:
@@ -132,39 +134,25 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         check_ids(input_ids, self.config.src_vocab_size, "input_ids", "source")
         check_ids(labels, self.config.tgt_vocab_size, "labels", "target")
 
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        loss_positions_only: bool = False,  # no "label" in the name: Trainer would take it for a label column
-        smoothing: float = 0.0,
-        inputs_embeds: torch.Tensor | None = None,
-    ) -> OneLayerTranslatorOutput | tuple:
+    @can_return_tuple  # return_dict=False (or the config's) -> the output's tuple
+    def forward(self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
+                labels: torch.LongTensor | None = None, inputs_embeds: torch.Tensor | None = None,
+                **kwargs: Unpack[ForwardKwargs]) -> OneLayerTranslatorOutput:
         r"""
         input_ids: (B, T) source token ids, padded with ``config.source_pad_token_id``.
         attention_mask: (B, T), 1 for real source tokens and 0 for padding (keys that get no weight).
             Padded positions still produce predictions: the target may be longer than the source.
         labels: (B, T) target token ids aligned with the positions, -100 where nothing is predicted.
-        loss_positions_only: training's path. The feed-forward and the head run only where
-            ``labels != -100`` and the head + cross-entropy are fused (:class:`LinearCrossEntropy`):
-            the loss is the same, ``logits`` is None. With dynamic padding about half of the positions
-            carry no label, and the head over the vocabulary is most of the work.
-        smoothing: label smoothing of that training loss (only with ``loss_positions_only``).
         inputs_embeds: (B, T, E) source token embeddings instead of ``input_ids``.
+        kwargs: :class:`ForwardKwargs`: ``output_attentions``, ``output_hidden_states`` and ``return_dict`` as in
+            every transformers model; training's ``loss_positions_only`` (with ``smoothing``) also skips the
+            feed-forward where ``labels == -100``: with dynamic padding that is about half of the positions.
 
         Labels longer than the inputs (``DataCollatorForSeq2Seq`` pads the two sides separately) get the
         inputs padded to their length, as the model needs a position for every target token; shorter
         ones are padded with -100.
         """
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        output_attentions, output_hidden_states, loss_positions_only, smoothing = self._forward_options(kwargs)
         shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
         if attention_mask is not None and attention_mask.shape != shape:
             raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids "
@@ -180,8 +168,6 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
 
         embedded = self.embeddings(input_ids, inputs_embeds=inputs_embeds)  # (B, T, C)
         mask = key_mask[:, None, None, :]  # (B, 1, 1, T): every query may look at every real key
-        if smoothing and not loss_positions_only:
-            raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
         if loss_positions_only:
             if labels is None or output_hidden_states:
                 raise ValueError("loss_positions_only=True needs labels and no output_hidden_states")
@@ -191,7 +177,7 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
             hidden, weights = self._block(embedded, mask, output_attentions, keep=labelled)  # (N, C)
             head_input = self._head_input(hidden)  # (N, E_tgt)
             loss = LinearCrossEntropy.apply(head_input, self.lm_head.weight, self.lm_head.bias, labels[labelled],
-                                            float(smoothing))
+                                            smoothing)
             logits = hidden = None
         else:
             hidden, weights = self._block(embedded, mask, output_attentions)  # (B, T, C)
@@ -202,8 +188,6 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
 
         hidden_states = (embedded, hidden) if output_hidden_states else None
         attentions = (weights,) if output_attentions else None
-        if not return_dict:
-            return tuple(t for t in (loss, logits, hidden_states, attentions) if t is not None)
         return OneLayerTranslatorOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
 
     def _same_width(self, input_ids, attention_mask, labels):

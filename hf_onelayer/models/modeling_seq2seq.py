@@ -12,6 +12,7 @@ This file is copied into every saved model folder (remote code), so it imports o
 third-party libraries and its sibling files, never ``hf_onelayer`` by name.
 """
 
+from typing import Unpack
 
 import torch
 import torch.nn.functional as F
@@ -20,10 +21,11 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
+from transformers.utils import can_return_tuple
 
 from .configuration_seq2seq import OneLayerSeq2SeqConfig
-from .modeling_layers import (AddNorm, Attention, Embeddings, EncoderLayer, FeedForward, LinearCrossEntropy,
-                              OneLayerModelMixin, check_ids)
+from .modeling_layers import (AddNorm, Attention, Embeddings, EncoderLayer, FeedForward, ForwardKwargs,
+                              LinearCrossEntropy, OneLayerModelMixin, check_ids)
 
 
 class DecoderLayer(GradientCheckpointingLayer):
@@ -190,6 +192,7 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
         return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
+    @can_return_tuple  # return_dict=False (or the config's) -> the output's tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -202,12 +205,8 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
         decoder_inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        loss_positions_only: bool = False,  # no "label" in the name: Trainer would take it for a label column
-        smoothing: float = 0.0,
-    ) -> Seq2SeqLMOutput | tuple:
+        **kwargs: Unpack[ForwardKwargs],
+    ) -> Seq2SeqLMOutput:
         r"""The arguments in BART's order (the embeddings before the labels).
 
         input_ids, attention_mask: (B, S) source ids and 1 for real tokens, 0 for padding.
@@ -218,17 +217,12 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
         labels: (B, T) the target ids to predict, -100 where nothing is scored.
         cache: an ``EncoderDecoderCache`` (made when ``use_cache`` and none is given); ``generate`` passes
             only the new decoder tokens together with it.
-        loss_positions_only: training's path: the head and cross-entropy run fused, only at labelled
-            positions (:class:`LinearCrossEntropy`); the loss is the same and ``logits`` is None.
-        smoothing: label smoothing of that training loss (only with ``loss_positions_only``).
         inputs_embeds, decoder_inputs_embeds: (B, S, C) / (B, T, C) token embeddings instead of the ids.
+        kwargs: :class:`ForwardKwargs`: ``output_attentions``, ``output_hidden_states`` and ``return_dict`` as in
+            every transformers model, and training's fused loss (``loss_positions_only``, ``smoothing``).
         """
         config = self.config
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        return_dict = config.return_dict if return_dict is None else return_dict
-        if smoothing and not loss_positions_only:
-            raise ValueError("smoothing applies only with loss_positions_only=True (evaluation losses stay plain)")
+        output_attentions, output_hidden_states, loss_positions_only, smoothing = self._forward_options(kwargs)
         if labels is not None:
             check_ids(labels, config.vocab_size, "labels", "target")
             use_cache = False
@@ -262,7 +256,7 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
                 raise ValueError("loss_positions_only=True needs labels")
             labelled = labels != -100  # the head runs only where there is a token to predict
             loss = LinearCrossEntropy.apply(hidden[labelled], self.lm_head.weight, None, labels[labelled],
-                                            float(smoothing))
+                                            smoothing)
         else:
             logits = self.lm_head(hidden)  # (B, T, V)
             if labels is not None:
@@ -276,7 +270,7 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
             encoder_last_hidden_state=memory, encoder_hidden_states=encoder_outputs.hidden_states,
             encoder_attentions=encoder_outputs.attentions,
         )
-        return output if return_dict else output.to_tuple()
+        return output
 
 
 __all__ = ["OneLayerSeq2SeqForConditionalGeneration", "OneLayerSeq2SeqPreTrainedModel", "shift_tokens_right"]

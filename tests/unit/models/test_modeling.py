@@ -396,3 +396,22 @@ def test_a_checkpoint_with_the_old_names_loads_and_saves_with_todays(norm_positi
         assert torch.equal(loaded.state_dict()[name], tensor), name
     loaded.save_pretrained(tmp_path / "again")
     assert sorted(load_file(tmp_path / "again" / "model.safetensors")) == sorted(weights)  # today's names
+
+
+@pytest.mark.parametrize("kind", ["course", "seq2seq"])
+def test_forward_takes_transformers_keywords_returns_tuples_on_request_and_refuses_a_misspelt_one(kind):
+    from conftest import batch, tiny_seq2seq
+
+    model = tiny_model() if kind == "course" else tiny_seq2seq()
+    ids, mask, labels = batch(length=11, vocab=40)
+    labels = torch.cat([labels, labels[:, :5]], dim=1) if kind == "course" else labels  # the course: same width
+    out = model(ids, attention_mask=mask, labels=labels, output_attentions=True, output_hidden_states=True)
+    as_tuple = model(ids, attention_mask=mask, labels=labels, output_attentions=True, output_hidden_states=True,
+                     return_dict=False)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == len(out.to_tuple())
+    torch.testing.assert_close(as_tuple[0], out.loss)
+    torch.testing.assert_close(as_tuple[1], out.logits)
+    model.config.return_dict = False  # the config's choice when the call makes none
+    assert isinstance(model(ids, attention_mask=mask, labels=labels), tuple)
+    with pytest.raises(TypeError, match=r"forward\(\) got unexpected keyword argument\(s\): output_attention$"):
+        model(ids, attention_mask=mask, labels=labels, output_attention=True)
