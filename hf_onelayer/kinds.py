@@ -283,7 +283,7 @@ SEQ2SEQ = Seq2SeqKind(
              "from transformers import pipeline  # the same, as the task \"onelayer-translation\"\n"
              "print(pipeline(model=\"{repo}\", trust_remote_code=True)(\"{example}\"))"),
         limitations=(
-            "One layer on each side and 29,000 training pairs of image captions: it knows the vocabulary of "
+            "One layer on each side and 29,000 training sentences of image captions: it knows the vocabulary of "
             "Flickr captions and little else."),
         decoding="beam-search translations (greedy in the last column)", last_column="greedy BLEU",
         best_metric="BLEU", example_output="beam-5 output"),

@@ -31,7 +31,7 @@ TEMPLATE = """---
 
 ## Results
 
-Produced by: `{{ command }}` on Multi30k task 1 raw files (train 29,000 pairs; val 1,014; test_2016_flickr 1,000).
+Produced by: `{{ command }}` on {{ data }}.
 
 | split | perplexity | BLEU | chrF | {{ last_column }} |
 | --- | --- | --- | --- | --- |
@@ -163,9 +163,27 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
         **_tokenizer_notes(model_dir, config, src, tgt), src=src, tgt=tgt,
         embedding_note=embedding_note, examples=example_text,
         fast_cpu=(FAST_CPU.format(**shape) + fast_cpu_note(fast_cpu)) if kind.is_encoder_decoder else "",
-        length_table=length_table,
+        length_table=length_table, data=_data_line(model_dir, metrics),
         architecture=", ".join(f"{k}={_show(config[k])}" for k in kind.config_class.architecture_fields if k in config),
     )
+
+
+def _data_line(model_dir: str, metrics: dict) -> str:
+    """What the run trained and was scored on, with the pair counts of its ``all_results.json``: Multi30k task 1's
+    raw files, or a teacher's translations of them (the run's ``--data_dir`` holds a ``distill.json``)."""
+    counts = "; ".join(f"{name} {metrics[key]:,}" for key, name in (
+        ("train_samples", "train"), ("eval_samples", "val"), ("test_samples", "test_2016_flickr")) if key in metrics)
+    counts = f" ({counts})" if counts else ""
+    run_args = os.path.join(model_dir, "run_args.json")
+    data_dir = _load_json(run_args)["data"].get("data_dir") if os.path.isfile(run_args) else None
+    summary = os.path.join(data_dir, "distill.json") if data_dir else ""
+    if not os.path.isfile(summary):
+        return f"Multi30k task 1 raw files{counts}"
+    made = _load_json(summary)
+    references = ", each source also with its human reference" if made.get("with_references") else ""
+    return (f"the teacher `{made['teacher']}`'s beam-{made['num_beams']} translations of Multi30k task 1's training "
+            f"sources{references} (`{data_dir}`, written by `hf-onelayer distill`; val and test are Multi30k's own)"
+            f"{counts}")
 
 
 def _languages(model_dir: str) -> tuple[str, str]:

@@ -38,3 +38,26 @@ def test_card_names_each_initialised_side_and_the_random_one(tmp_path):
                   if line.startswith("Initialised:"))
     assert "German token embeddings from" in frozen and "kept frozen" in frozen and "projection" not in frozen
     assert "at random (normal" in card_text(tmp_path / "c", None)
+
+
+def test_card_says_what_the_run_trained_on_multi30k_or_a_teachers_translations(tmp_path, monkeypatch):
+    import json
+
+    from conftest import tiny_model
+
+    folder = tmp_path / "model"
+    tiny_model().save_pretrained(folder)
+    metrics = {"eval_perplexity": 19.6, "eval_bleu": 20.1, "eval_chrf": 41.7, "train_samples": 58000,
+               "eval_samples": 1014}
+    (folder / "all_results.json").write_text(json.dumps(metrics))
+    distilled = tmp_path / "distilled"
+    distilled.mkdir()
+    (folder / "run_args.json").write_text(json.dumps({"data": {"data_dir": str(distilled)}, "training": {}}))
+    produced = lambda: next(line for line in build_card(str(folder), "make x").content.splitlines()  # noqa: E731
+                            if line.startswith("Produced by"))
+    assert produced() == "Produced by: `make x` on Multi30k task 1 raw files (train 58,000; val 1,014)."
+    (distilled / "distill.json").write_text(json.dumps({"teacher": "runs/teacher-ct2", "num_beams": 5,
+                                                        "with_references": True}))
+    line = produced()
+    assert "the teacher `runs/teacher-ct2`'s beam-5 translations of Multi30k task 1's training sources, each source " \
+           "also with its human reference" in line and line.endswith("(train 58,000; val 1,014).")
