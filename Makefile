@@ -74,7 +74,10 @@ release: $(STAMP) runs/vectors/pretrain_vectors.json
 SEQ2SEQ ?= training/configs/seq2seq.json
 SEQ2SEQ_RUN ?= runs/release_seq2seq
 # The training data: Multi30k (DATA), or the teacher's translations (SEQ2SEQ_DATA=runs/distilled, from make distill:
-# its val and test are Multi30k's own); the card's examples always come from DATA.
+# its val and test are Multi30k's own); the card's examples always come from DATA. The release since issue 24's fourth
+# round (reports/results.md) is the student on the teacher's lines beside the references, 4 epochs:
+#   make teacher && make distill DISTILLED=runs/distilled_refs ARGS=--with_references
+#   make release-seq2seq SEQ2SEQ_DATA=runs/distilled_refs RELEASE_ARGS="--num_train_epochs 4 --disable_tqdm true"
 SEQ2SEQ_DATA ?= $(DATA)
 release-seq2seq: $(STAMP)
 	$(PY) training/train.py $(SEQ2SEQ) --data_dir $(SEQ2SEQ_DATA) --output_dir $(SEQ2SEQ_RUN) $(RELEASE_ARGS)
