@@ -5,10 +5,10 @@
     hf-onelayer average --run runs/seq2seq --last 3 --output_dir runs/averaged
 
 ``distill`` writes the teacher's beam translation of every training source as ``train.<tgt>`` beside a copy of
-``train.<src>`` and of the other splits (Multi30k's layout, so ``--data_dir`` takes it); ``with_references`` keeps the
-human references too, each source twice (Gordon & Duh, 2019: distillation as data augmentation). It works in chunks: each
-finished chunk is one file, written whole or not at all, so a killed run goes on where it stopped, with nothing
-done twice or lost. ``average`` writes the mean of several checkpoints' weights as a complete saved folder.
+``train.<src>`` and of the other splits (Multi30k's layout, so ``--data_dir`` takes it); ``with_references`` keeps
+the human references too, each source twice (Gordon & Duh, 2019: distillation as data augmentation). It works in
+chunks: each finished chunk is one file, written whole or not at all, so a killed run goes on where it stopped, with
+nothing done twice or lost. ``average`` writes the mean of several checkpoints' weights as a complete saved folder.
 """
 
 import glob
@@ -82,7 +82,8 @@ def distill(teacher: str, data_dir: str, output_dir: str, num_beams: int = 5, ch
     references = [os.path.join(data_dir, f"train.{tgt}")] if with_references else []
     if references and not os.path.isfile(references[0]):
         raise UserError(f"--with_references: {data_dir} has no train.{tgt}")
-    for lang, paths in ((tgt, [path_of(start) for start in starts] + references), (src, [source_path] * (1 + len(references)))):
+    sides = ((tgt, [path_of(start) for start in starts] + references), (src, [source_path] * (1 + len(references))))
+    for lang, paths in sides:
         with open(os.path.join(output_dir, f"train.{lang}.tmp"), "w", encoding="utf-8") as out:
             for path in paths:
                 out.writelines(line + "\n" for _, line in utf8_lines(path, UserError))
