@@ -171,11 +171,11 @@ def build_card(model_dir: str, command: str, repo: str | None = None, machine: s
 def _data_line(model_dir: str, metrics: dict) -> str:
     """What the run trained and was scored on, with the pair counts of its ``all_results.json``: Multi30k task 1's
     raw files, or a teacher's translations of them (the run's ``--data_dir`` holds a ``distill.json``)."""
-    counts = "; ".join(f"{name} {metrics[key]:,}" for key, name in (
-        ("train_samples", "train"), ("eval_samples", "val"), ("test_samples", "test_2016_flickr")) if key in metrics)
+    splits = (("train", "train", "train"),) + SPLITS
+    counts = "; ".join(f"{label} {metrics[f'{prefix}_samples']:,}" for prefix, _, label in splits
+                       if f"{prefix}_samples" in metrics)
     counts = f" ({counts})" if counts else ""
-    run_args = os.path.join(model_dir, "run_args.json")
-    data_dir = _load_json(run_args)["data"].get("data_dir") if os.path.isfile(run_args) else None
+    data_dir = (_run_args(model_dir) or {}).get("data", {}).get("data_dir")
     summary = os.path.join(data_dir, "distill.json") if data_dir else ""
     if not os.path.isfile(summary):
         return f"Multi30k task 1 raw files{counts}"
@@ -255,11 +255,16 @@ def _count_parameters(model_dir: str) -> int:
 HYPER_KEYS = TRAINING_KEYS + ("num_train_epochs", "optim", "seed")
 
 
+def _run_args(model_dir: str) -> dict | None:
+    """The run's flags as training wrote them (``run_args.json``: model, data, training), or None."""
+    path = os.path.join(model_dir, "run_args.json")
+    return _load_json(path) if os.path.isfile(path) else None
+
+
 def _hyper_parameters(model_dir: str, allow_pickle: bool = False) -> str:
     """From run_args.json (written by training); training_args.bin is a pickle, read only if allowed."""
-    run_args = os.path.join(model_dir, "run_args.json")
-    if os.path.exists(run_args):
-        values = _load_json(run_args)["training"]
+    if _run_args(model_dir):
+        values = _run_args(model_dir)["training"]
     elif allow_pickle and os.path.exists(os.path.join(model_dir, "training_args.bin")):
         import torch
 
