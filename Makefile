@@ -10,7 +10,7 @@ OUTPUT ?= runs/default
 ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install train train-seq2seq test test-unit bench release release-seq2seq search search-seq2seq attention-report \
+.PHONY: install train train-seq2seq test test-unit bench bench-distill release release-seq2seq search search-seq2seq attention-report \
 	attention-report-seq2seq heads-study teacher distill clean
 
 install: $(STAMP)
@@ -108,6 +108,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_seq2seq.py --data_dir $(DATA) --out runs/bench_seq2seq.json
 	$(PY) benchmarks/bench_ct2.py --data_dir $(DATA) --out runs/bench_ct2.json
 	$(PY) benchmarks/bench_explorer.py --data_dir $(DATA)
+
+# Issue 24's goals (test BLEU >= 41, <= 4.5 M parameters, <= 20 min of training): trains the release's student on
+# the distilled data (make teacher && make distill DISTILLED=runs/distilled_refs ARGS=--with_references first).
+bench-distill: $(STAMP)
+	$(PY) benchmarks/bench_distill.py --data_dir runs/distilled_refs --out runs/bench_distill.json $(ARGS)
 
 # Figures and numbers of reports/attention.md. MODEL: a trained folder; COMPARE: a second one, e.g. from
 #   make train OUTPUT=runs/no_ln ARGS="--embedding_layer_norm false"
