@@ -263,8 +263,9 @@ def _run_args(model_dir: str) -> dict | None:
 
 def _hyper_parameters(model_dir: str, allow_pickle: bool = False) -> str:
     """From run_args.json (written by training); training_args.bin is a pickle, read only if allowed."""
-    if _run_args(model_dir):
-        values = _run_args(model_dir)["training"]
+    run_args = _run_args(model_dir)
+    if run_args:
+        values = run_args["training"]
     elif allow_pickle and os.path.exists(os.path.join(model_dir, "training_args.bin")):
         import torch
 
