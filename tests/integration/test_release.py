@@ -64,7 +64,9 @@ def test_release_course_keeps_its_old_names_and_loads_the_same_through_remote_co
     enc = tokenizer(SOURCES, padding=True, return_tensors="pt")
     with torch.no_grad():
         expected = model(**enc).logits
-    torch.testing.assert_close(child["logits"], expected, atol=0, rtol=0)
+    # two processes may dispatch other kernels or thread counts: the same weights give logits equal to ~1e-6
+    # (3.8e-6 seen inside the full suite); a wrong key mapping changes them by far more than 1e-5
+    torch.testing.assert_close(child["logits"], expected, atol=1e-5, rtol=1e-5)
     assert child["decoded"] == tokenizer.batch_decode(model.translate_ids(enc["input_ids"], enc["attention_mask"]),
                                                       skip_special_tokens=True)
     assert "newly initialized" not in child["output"] and "not used" not in child["output"]
