@@ -186,8 +186,10 @@ class TokenizedSplit:
 
 def tokenize_split(dataset: Dataset, tokenizer, max_length: int, desc: str = "tokenize",
                    decoder: bool = False) -> TokenizedSplit:
-    """Encode sources and targets; ``labels`` get -100 at the leading BOS (nothing to predict there),
-    or, for a ``decoder`` (which is fed the BOS), leave it out.
+    """Encode sources and targets with ``tokenizer(sources, text_target=targets)``, the call of transformers'
+    translation recipe, so that a model trains here on what it trains on there: the labels as the tokenizer gives
+    them (a ``decoder``'s without ``<s>``), the course model's ``<s>`` at position 0 as -100 (its forward scores
+    nothing there either). A tokenizer that frames targets otherwise is refused in one line.
 
     Sequences over ``max_length`` tokens keep their first ``max_length - 1`` tokens and the EOS;
     the number of sentence pairs so truncated is returned and logged.
@@ -204,7 +206,13 @@ def tokenize_split(dataset: Dataset, tokenizer, max_length: int, desc: str = "to
                     enc[key][i] = ids[: max_length - 1] + [eos[key]]
                     truncated.append(i)
         enc["attention_mask"] = [[1] * len(ids) for ids in enc["input_ids"]]
-        enc["labels"] = [ids[1:] if decoder else [-100] + ids[1:] for ids in enc["labels"]]
+        if enc["labels"] and (enc["labels"][0][:1] == [tokenizer.bos_token_id]) == decoder:
+            wanted = "eos" if decoder else "bos_eos"
+            raise DataError(f"the tokenizer frames targets as {tokenizer.target_special_tokens_pattern!r}, but "
+                            f"{'an encoder-decoder' if decoder else 'the course model'} trains on labels framed "
+                            f"{wanted!r}: build it with target_special_tokens_pattern={wanted!r}")
+        if not decoder:
+            enc["labels"] = [[-100] + ids[1:] for ids in enc["labels"]]
         enc["truncated"] = [i in truncated for i in range(len(enc["input_ids"]))]
         return enc
 

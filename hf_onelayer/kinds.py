@@ -54,6 +54,13 @@ class ModelKind:
     def is_encoder_decoder(self) -> bool:
         return self.config_class.is_encoder_decoder
 
+    @property
+    def target_special_tokens_pattern(self) -> str:
+        """How its tokenizer frames a target, so that ``tok(src, text_target=tgt)`` gives the labels it trains on as
+        they are: the encoder–decoder's end with ``</s>`` and have no ``<s>`` (Marian, T5: the decoder starts from
+        ``decoder_start_token_id``); the course model's start with ``<s>`` at position 0, beside the source's."""
+        return "eos" if self.is_encoder_decoder else "bos_eos"
+
     def vocab_fields(self, tokenizer) -> dict:
         """The config's vocabulary fields for ``tokenizer``."""
         raise NotImplementedError
@@ -83,7 +90,7 @@ class ModelKind:
 
     def score(self, model, enc, output_ids, output_mask=None, output_attentions: bool = False) -> Scored:
         """The forward pass that scores ``output_ids`` (B, T) for the source batch ``enc``: what the model wrote,
-        or a reference (``output_mask`` (B, T): its real tokens)."""
+        or a reference, as labels (``tok(text_target=...)``'s ids; ``output_mask`` (B, T): its real tokens)."""
         raise NotImplementedError
 
     def check_init(self, model_args, tokenizer, fields: dict) -> None:
@@ -177,9 +184,10 @@ class Seq2SeqKind(ModelKind):
 
     def score(self, model, enc, output_ids, output_mask=None, output_attentions: bool = False) -> Scored:
         # teacher forcing: the decoder reads <s> and the output but its last token, each row scores the next token
-        out = model(**enc, decoder_input_ids=output_ids[:, :-1], output_attentions=output_attentions, use_cache=False)
-        mask = torch.ones_like(output_ids[:, 1:]) if output_mask is None else output_mask[:, 1:]
-        return Scored(out.logits, output_ids[:, 1:], mask, out.cross_attentions)
+        decoder_input_ids = model.prepare_decoder_input_ids_from_labels(output_ids)
+        out = model(**enc, decoder_input_ids=decoder_input_ids, output_attentions=output_attentions, use_cache=False)
+        mask = torch.ones_like(output_ids) if output_mask is None else output_mask
+        return Scored(out.logits, output_ids, mask, out.cross_attentions)
 
     def check_init(self, model_args, tokenizer, fields: dict) -> None:
         if model_args.bert_embedding:

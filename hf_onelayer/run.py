@@ -56,6 +56,7 @@ def new_tokenizer(train_split, model_args, languages: tuple[str, str], min_frequ
         min_frequency=model_args.min_frequency if min_frequency is None else min_frequency,
         model=model_args.tokenizer_model, vocab_size=model_args.tokenizer_vocab_size,
         source_lang=languages[0], target_lang=languages[1], model_max_length=positions(model_args),
+        target_special_tokens_pattern=KINDS[model_args.model_type].target_special_tokens_pattern,
     )
 
 

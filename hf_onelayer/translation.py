@@ -59,6 +59,8 @@ def load(model_dir: str | None = None, kind: str = SEQ2SEQ.name):
                            f"max_position_embeddings is {config.max_position_embeddings}; using "
                            f"{config.max_position_embeddings}")
             tokenizer.model_max_length = config.max_position_embeddings
+        if tokenizer.init_kwargs.get("target_special_tokens_pattern") is None:  # saved before the field: the kind's
+            tokenizer.target_special_tokens_pattern = KINDS[config.model_type].target_special_tokens_pattern
         check_weights(config, auto, model_dir)
         model = auto.from_pretrained(model_dir).eval()
     except UserError:

@@ -214,7 +214,8 @@ def joint_pair():
     """A joint BPE tokenizer and a tiny encoder–decoder sized to it."""
     from hf_onelayer import OneLayerTranslatorTokenizer
 
-    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 3, TARGETS * 3, model="bpe", vocab_size=120, min_frequency=1)
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 3, TARGETS * 3, model="bpe", vocab_size=120, min_frequency=1,
+                                                target_special_tokens_pattern="eos")
     return tiny_seq2seq(vocab_size=tok.tgt_vocab_size, max_position_embeddings=32), tok
 
 
@@ -229,7 +230,7 @@ def saved_pipeline(kind, tmp_path):
         model = tiny_model(src_vocab_size=tok.src_vocab_size, tgt_vocab_size=tok.tgt_vocab_size)
     else:
         tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, model="bpe", vocab_size=120,
-                                                    min_frequency=1)
+                                                    min_frequency=1, target_special_tokens_pattern="eos")
         model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size)
     folder = tmp_path / kind
     save_pipeline(model, tok, str(folder))

@@ -142,22 +142,26 @@ def cross_attention(model, tokenizer, sentence: str, num_beams: int | None = Non
     Returns ``source`` tokens (S), ``target`` tokens (T: each output token after ``<s>``, up to ``</s>``),
     ``translation`` (text) and ``weights`` (layers, heads, T, S): row t is the cross-attention of the step
     that wrote target token t, read back by teacher-forcing the model on its own output (eager path).
-    Also ``output_ids`` (T + 1, from ``<s>``), ``encoder_weights`` (L, nh, S, S) and ``decoder_weights``
+    Also ``output_ids`` (T, as labels: ``tok(text_target=...)``'s ids), ``decoder_input_ids`` (T, from ``<s>``),
+    ``encoder_weights`` (L, nh, S, S) and ``decoder_weights``
     (L, nh, T, T: keys are the decoder's inputs, ``<s>`` and the tokens before t). A source longer than
     ``max_position_embeddings`` is cut to it.
     """
     enc = tokenizer([sentence], truncation=True, max_length=model.config.max_position_embeddings, return_tensors="pt")
     if target is None:
-        ids = model.generate(**enc, **({"num_beams": num_beams} if num_beams else {}))  # (1, T + 1): its own default
+        written = model.generate(**enc, **({"num_beams": num_beams} if num_beams else {}))  # (1, T + 1), from <s>
+        ids = written[:, 1:]  # (1, T)
     else:
         ids = tokenizer(text_target=[target], truncation=True, max_length=model.config.max_position_embeddings,
-                        return_tensors="pt")["input_ids"]
-    out = model(**enc, decoder_input_ids=ids[:, :-1], output_attentions=True)
+                        return_tensors="pt")["input_ids"]  # (1, T)
+    decoder_input_ids = model.prepare_decoder_input_ids_from_labels(ids)  # (1, T): <s> and the tokens before t
+    out = model(**enc, decoder_input_ids=decoder_input_ids, output_attentions=True)
     return {
         "source": tokenizer.convert_source_ids_to_tokens(enc["input_ids"][0]),
-        "target": tokenizer.convert_target_ids_to_tokens(ids[0, 1:].tolist()),
+        "target": tokenizer.convert_target_ids_to_tokens(ids[0].tolist()),
         "translation": tokenizer.decode(ids[0], skip_special_tokens=True),
         "output_ids": ids[0],
+        "decoder_input_ids": decoder_input_ids[0],
         "weights": torch.stack([w[0] for w in out.cross_attentions]),  # (L, nh, T, S)
         "encoder_weights": torch.stack([w[0] for w in out.encoder_attentions]),  # (L, nh, S, S)
         "decoder_weights": torch.stack([w[0] for w in out.decoder_attentions]),  # (L, nh, T, T)
@@ -196,12 +200,13 @@ def collect_cross_attention(model, tokenizer, sources: list[str], targets: list[
                         return_tensors="pt")
         tgt = tokenizer(text_target=targets[start : start + batch_size], padding=True, truncation=True,
                         max_length=limit, return_tensors="pt")
-        out = model(**src, decoder_input_ids=tgt["input_ids"][:, :-1], output_attentions=True, use_cache=False)
+        out = model(**src, decoder_input_ids=model.prepare_decoder_input_ids_from_labels(tgt["input_ids"]),
+                    output_attentions=True, use_cache=False)
         weights = torch.stack(out.cross_attentions, dim=1)  # (B, L, nh, T, S)
         mask = src["attention_mask"].bool()
         if (~mask).any():
             pad_max = max(pad_max, weights.masked_select(~mask[:, None, None, None, :].expand_as(weights)).max().item())
-        for b, (n, t) in enumerate(zip(mask.sum(1).tolist(), (tgt["attention_mask"].sum(1) - 1).tolist())):
+        for b, (n, t) in enumerate(zip(mask.sum(1).tolist(), tgt["attention_mask"].sum(1).tolist())):
             rows.append(weights[b, :, :, :t, :n])
     return rows, pad_max
 

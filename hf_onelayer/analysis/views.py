@@ -48,7 +48,7 @@ def sentence_attention(model, tokenizer, sentence: str, num_beams: int | None = 
     source_length = len(tokenizer.tokenize(sentence)) + tokenizer.num_special_tokens_to_add()
     if source_kind(model) == "cross":
         seen = cross_attention(model, tokenizer, sentence, num_beams)
-        inputs = tokenizer.convert_target_ids_to_tokens(seen["output_ids"][:-1].tolist())
+        inputs = tokenizer.convert_target_ids_to_tokens(seen["decoder_input_ids"].tolist())
         source, target = seen["source"], seen["target"]
         maps = {"cross": (seen["weights"], target, source), "encoder": (seen["encoder_weights"], source, source),
                 "decoder": (seen["decoder_weights"], target, inputs)}
@@ -155,5 +155,5 @@ def bertviz_inputs(model, tokenizer, src: str, tgt: str | None = None) -> dict:
         "decoder_attention": tuple(w[None] for w in seen["decoder_weights"]),
         "cross_attention": tuple(w[None] for w in seen["weights"]),
         "encoder_tokens": seen["source"],
-        "decoder_tokens": tokenizer.convert_target_ids_to_tokens(seen["output_ids"][:-1].tolist()),
+        "decoder_tokens": tokenizer.convert_target_ids_to_tokens(seen["decoder_input_ids"].tolist()),
     }

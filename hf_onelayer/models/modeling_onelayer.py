@@ -142,7 +142,10 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         input_ids: (B, T) source token ids, padded with ``config.source_pad_token_id``.
         attention_mask: (B, T), 1 for real source tokens and 0 for padding (keys that get no weight).
             Padded positions still produce predictions: the target may be longer than the source.
-        labels: (B, T) target token ids aligned with the positions, -100 where nothing is predicted.
+        labels: (B, T) target token ids aligned with the positions, -100 where nothing is predicted: as
+            ``tok(src, text_target=tgt)`` gives them, ``<s> t1 ... </s>`` beside the source's ``<s> s1 ... </s>``.
+            A ``<s>`` at position 0 is not scored (both sides start with it: nothing to predict), so these labels
+            train as the package's own, which hold -100 there.
         inputs_embeds: (B, T, E) source token embeddings instead of ``input_ids``.
         kwargs: :class:`ForwardKwargs`: ``output_attentions``, ``output_hidden_states`` and ``return_dict`` as in
             every transformers model; training's ``loss_positions_only`` (with ``smoothing``) also skips the
@@ -160,6 +163,8 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         if labels is not None and labels.dim() == 2 and labels.shape[1] != shape[1]:
             input_ids, attention_mask, labels = self._same_width(input_ids, attention_mask, labels)
         self._check_inputs(input_ids, labels, inputs_embeds)
+        if labels is not None:
+            labels = self._unscored_start(labels)
 
         if attention_mask is None:
             key_mask = torch.ones(shape, dtype=torch.bool, device=self.device)
@@ -189,6 +194,11 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
         hidden_states = (embedded, hidden) if output_hidden_states else None
         attentions = (weights,) if output_attentions else None
         return OneLayerTranslatorOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
+
+    def _unscored_start(self, labels: torch.Tensor) -> torch.Tensor:
+        """``labels`` with -100 where position 0 holds ``<s>``: the source starts with it too, nothing to predict."""
+        start = labels[:, :1]
+        return torch.cat([start.masked_fill(start == self.config.bos_token_id, -100), labels[:, 1:]], dim=1)
 
     def _same_width(self, input_ids, attention_mask, labels):
         """Pad the inputs (pad id, mask 0) or the labels (-100) so both have the wider one's length."""

@@ -97,8 +97,12 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
     """Source and target vocabularies (``source_lang`` / ``target_lang``, German and English by default)
     behind one Hugging Face tokenizer.
 
-    Encoded sequences are ``<s> w1 ... wn </s>``. One side is in use at a time: the source, except while
-    encoding ``text_target`` or inside :meth:`as_target_tokenizer`. ``len``, ``get_vocab``,
+    Sources are encoded ``<s> w1 ... wn </s>``; targets as ``target_special_tokens_pattern`` says: ``"eos"``
+    (``w1 ... wn </s>``, the encoder–decoder's labels, as Marian's and T5's: the decoder starts from
+    ``decoder_start_token_id`` itself) or ``"bos_eos"`` (``<s> w1 ... wn </s>``, the course model's, position by
+    position beside the source; the default, and what folders saved without the field hold). So
+    ``tok(src, text_target=tgt)`` gives the labels that the model trains on as they are. One side is in use at a
+    time: the source, except while encoding ``text_target`` or inside :meth:`as_target_tokenizer`. ``len``, ``get_vocab``,
     ``convert_tokens_to_ids`` and ``convert_ids_to_tokens`` read the side in use; ``decode`` reads the
     target (outputs are English).
 
@@ -133,18 +137,21 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         min_frequency: int | None = None,
         source_lang: str = "de",
         target_lang: str = "en",
+        target_special_tokens_pattern: str | None = None,
         **kwargs,
     ):
         self.min_frequency = min_frequency  # recorded in tokenizer_config.json
         self.source_lang, self.target_lang = source_lang, target_lang  # the dataset columns (language codes), as Marian
         self.source = source_tokenizer if source_tokenizer is not None else _load(source_tokenizer_file, "source")
         self.target = target_tokenizer if target_tokenizer is not None else _load(target_tokenizer_file, "target")
-        self._current = self.source
+        self._side = "source"  # the side in use: "source" or "target"
+        self.target_special_tokens_pattern = target_special_tokens_pattern or "bos_eos"
         kwargs.setdefault("special_tokens_pattern", "bos_eos")
         kwargs.setdefault("clean_up_tokenization_spaces", False)
         # special tokens missing from a vocabulary (an override such as pad_token="<p>") are added to it here
         super().__init__(pad_token=pad_token, unk_token=unk_token, bos_token=bos_token, eos_token=eos_token,
-                         min_frequency=min_frequency, source_lang=source_lang, target_lang=target_lang, **kwargs)
+                         min_frequency=min_frequency, source_lang=source_lang, target_lang=target_lang,
+                         target_special_tokens_pattern=target_special_tokens_pattern, **kwargs)
 
     @classmethod
     def train_new(cls, source_texts, target_texts, min_frequency: int = 2, model: str = "word",
@@ -177,22 +184,37 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
 
     # Marian-style switching: PreTrainedTokenizerBase.__call__ calls these around text_target.
     def _switch_to_input_mode(self):
-        self._current = self.source
+        self._side = "source"
 
     def _switch_to_target_mode(self):
-        self._current = self.target
+        self._side = "target"
+
+    @property
+    def _current(self) -> Tokenizer:
+        """The `tokenizers` vocabulary of the side in use."""
+        return self.target if self._side == "target" else self.source
+
+    @property
+    def special_tokens_pattern(self) -> str | None:
+        """transformers' framing of an encoded sequence (``build_inputs_with_special_tokens``,
+        ``get_special_tokens_mask``): the source's, or ``target_special_tokens_pattern`` on the target side."""
+        return self.target_special_tokens_pattern if self._side == "target" else self._source_pattern
+
+    @special_tokens_pattern.setter
+    def special_tokens_pattern(self, value: str | None):
+        self._source_pattern = value
 
     @contextmanager
     def as_target_tokenizer(self):
         """Within the block the target side is in use: ``tok(texts)`` encodes English, ``convert_*`` and
         ``len`` read the target vocabulary."""
-        previous, inside = self._current, self._in_target_context_manager
+        previous, inside = self._side, self._in_target_context_manager
         self._in_target_context_manager = True  # __call__ then keeps the side
         self._switch_to_target_mode()
         try:
             yield self
         finally:
-            self._current, self._in_target_context_manager = previous, inside
+            self._side, self._in_target_context_manager = previous, inside
 
     def _special_id(self, name: str) -> int | None:
         token = getattr(self, name)
@@ -272,7 +294,7 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         return self._current.token_to_id(str(self.unk_token)) if index is None else index
 
     def _convert_id_to_token(self, index: int) -> str:
-        return _token_of(self._current, index, "target" if self._current is self.target else "source")
+        return _token_of(self._current, index, self._side)
 
     def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
         with self.as_target_tokenizer():  # the models write target text

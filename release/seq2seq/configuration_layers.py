@@ -1,4 +1,4 @@
-"""What both configurations share: ``OneLayerBaseConfig`` (common fields, the check of unknown fields, the range
+"""What both configurations share: ``OneLayerBaseConfig`` (common fields, the warning on unknown fields, the range
 checks, the source padding id).
 
 This file is copied into every saved model folder (remote code), so it imports only third-party
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 class OneLayerConfigError(ValueError):
-    """A config field out of range or misspelt; the message names the field."""
+    """A config field out of range; the message names the field."""
 
 
 def check_ranges(config, positive, token_ids, src_vocab: int, tgt_vocab: int):
@@ -47,22 +47,24 @@ KNOWN_KEYS = set(PretrainedConfig().to_dict()) | set(GenerationConfig._get_defau
 
 
 def check_unknown(config, kwargs: dict) -> None:
-    """Refuse a keyword that looks like a misspelt field (``hiden_size``); warn about any other unknown one."""
+    """Warn, in one line, about a keyword that is none of the config's fields: transformers keeps it as an attribute
+    (and so does this config, across ``save_pretrained`` and ``from_pretrained``); a near-miss of a field
+    (``hiden_size``) names the field it resembles. The training configs and flags refuse such keys instead
+    (``arguments.py``), where a typo would cost a run."""
     fields = [f for f in type(config).__dataclass_fields__ if not f.startswith("_")]
     for key in kwargs:
         if key in KNOWN_KEYS or key.startswith("_"):
             continue
         close = difflib.get_close_matches(key, fields, n=1, cutoff=0.85)
-        if close:
-            raise OneLayerConfigError(f"{type(config).__name__}: unknown field {key!r}; did you mean {close[0]!r}?")
-        logger.warning("%s: unknown field %r, kept as an attribute", type(config).__name__, key)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        logger.warning("%s: unknown field %r, kept as an attribute%s", type(config).__name__, key, hint)
 
 
 @strict(accept_kwargs=True)
 class OneLayerBaseConfig(PretrainedConfig):
     """The fields both models have (the sizes with each model's defaults, the rest with shared ones; each model's
     config adds its own fields), and what is done on every config: each model's size defaults filled in, unknown
-    fields refused or warned, ``check_values`` (the ranges)."""
+    fields warned about (and kept), ``check_values`` (the ranges)."""
 
     # the sizes both models have; None takes the model's own default from its `size_defaults`
     hidden_size: int | None = None

@@ -25,7 +25,8 @@ def exported(tmp_path_factory):
     from hf_onelayer import OneLayerTranslatorTokenizer
 
     root = tmp_path_factory.mktemp("ct2")
-    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 3, TARGETS * 3, model="bpe", vocab_size=120, min_frequency=1)
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 3, TARGETS * 3, model="bpe", vocab_size=120, min_frequency=1,
+                                                target_special_tokens_pattern="eos")
     # 2 heads of 8 in a hidden size of 32: CTranslate2 is given the head size
     model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size, max_position_embeddings=32, head_dim_qk=8, head_dim_v=8)
     model.generation_config.max_length = 24

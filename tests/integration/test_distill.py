@@ -101,7 +101,8 @@ def test_the_average_of_two_equal_checkpoints_is_the_same_model_and_other_shapes
 
     from hf_onelayer import OneLayerTranslatorTokenizer
 
-    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 3, TARGETS * 3, model="bpe", vocab_size=120, min_frequency=1)
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 3, TARGETS * 3, model="bpe", vocab_size=120, min_frequency=1,
+                                                target_special_tokens_pattern="eos")
     model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
     for name in ("a", "b"):
         save_folder(model, tok, tmp_path / name)

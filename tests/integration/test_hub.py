@@ -173,7 +173,7 @@ def test_encoder_decoder_pushes_and_loads_by_name_with_generate_and_pipeline(hub
     from hf_onelayer.trainer import save_pipeline
 
     tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, [s.upper() for s in SOURCES] * 2, model="bpe",
-                                                vocab_size=120, min_frequency=1)
+                                                vocab_size=120, min_frequency=1, target_special_tokens_pattern="eos")
     model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size)
     folder = tmp_path / "seq2seq"
     save_pipeline(model, tok, str(folder))

@@ -65,7 +65,8 @@ def test_new_special_tokens_on_two_vocabularies_of_different_sizes_train_and_tra
     trained = OneLayerTranslatorTokenizer.train_new(SOURCES, TARGETS + ["zebras yawn"], min_frequency=1)
     trained.save_pretrained(tmp_path / "tok")
     tok = OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "tok", pad_token="<p>", bos_token="<bos>",
-                                                      eos_token="<eos>")
+                                                      eos_token="<eos>",
+                                                      target_special_tokens_pattern="eos" if seq2seq else None)
     assert tok.src_pad_token_id != tok.pad_token_id
     model = make_model(tok, ModelArguments(
         model_type=model_type, hidden_size=32, intermediate_size=64, head_dim_qk=16, head_dim_v=16,

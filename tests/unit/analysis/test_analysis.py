@@ -1,5 +1,6 @@
 """The attention analysis module: real properties with fixed seeds."""
 
+import copy
 import json
 import math
 
@@ -130,12 +131,14 @@ def test_cross_attention_rows_sum_to_one_and_padded_sources_get_nothing(small_to
 
     from hf_onelayer.analysis.trained import collect_cross_attention
 
-    model = tiny_seq2seq(vocab_size=small_tokenizer.tgt_vocab_size, src_vocab_size=small_tokenizer.src_vocab_size)
-    rows, pad_max = collect_cross_attention(model, small_tokenizer, SOURCES, TARGETS, batch_size=3)
+    tok = copy.deepcopy(small_tokenizer)
+    tok.target_special_tokens_pattern = "eos"  # the encoder-decoder's labels: no <s>
+    model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size, src_vocab_size=tok.src_vocab_size)
+    rows, pad_max = collect_cross_attention(model, tok, SOURCES, TARGETS, batch_size=3)
     assert pad_max == 0.0  # the sources of a batch differ in length, so there were padded keys
     for w, src, tgt in zip(rows, SOURCES, TARGETS):
-        n = len(small_tokenizer(src)["input_ids"])
-        t = len(small_tokenizer(text_target=tgt)["input_ids"]) - 1
+        n = len(tok(src)["input_ids"])
+        t = len(tok(text_target=tgt)["input_ids"])
         assert w.shape[-2:] == (t, n)
         torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1]))
 
@@ -172,7 +175,8 @@ def test_copying_in_the_wild_counts_every_written_token(tmp_path):
 
     sources = ["Anna und Bob sehen 42 Hunde.", "Bob sieht Anna.", "Anna zählt 7 Katzen."]
     targets = ["Anna and Bob see 42 dogs.", "Bob sees Anna.", "Anna counts 7 cats."]
-    tok = OneLayerTranslatorTokenizer.train_new(sources * 3, targets * 3, model="bpe", vocab_size=120, min_frequency=1)
+    tok = OneLayerTranslatorTokenizer.train_new(sources * 3, targets * 3, model="bpe", vocab_size=120, min_frequency=1,
+                                                target_special_tokens_pattern="eos")
     model = tiny_seq2seq(vocab_size=tok.tgt_vocab_size, max_position_embeddings=32)
     stats = analyze_seq2seq(model, tok, sources, targets, out_dir=str(tmp_path), label="tiny")
     copying = stats["copying"]

@@ -228,9 +228,11 @@ def test_joint_bpe_tokenizer_round_trips_cased_text(tmp_path):
 
     de = ["Ein Hund läuft im Park.", "Zwei Katzen schlafen, oder?"] * 5
     en = ["A dog runs in the park.", "Two cats sleep, don't they?"] * 5
-    tok = OneLayerTranslatorTokenizer.train_new(de, en, model="bpe", vocab_size=200, min_frequency=1)
+    tok = OneLayerTranslatorTokenizer.train_new(de, en, model="bpe", vocab_size=200, min_frequency=1,
+                                                target_special_tokens_pattern="eos")
     enc = tok(de[:2], text_target=en[:2])
-    assert enc["labels"][0][0] == tok.bos_token_id and enc["labels"][0][-1] == tok.eos_token_id
+    # labels as Marian's: no <s> (the decoder starts from decoder_start_token_id), </s> last
+    assert tok.convert_target_ids_to_tokens(enc["labels"][0][:1]) == ["\u2581A"] and enc["labels"][0][-1] == tok.eos_token_id
     assert tok.batch_decode(enc["labels"], skip_special_tokens=True) == en[:2]  # cased, spaces as they were
     assert tok.batch_decode(enc["input_ids"], skip_special_tokens=True) == de[:2]  # one vocabulary for both
     tok.save_pretrained(tmp_path)
@@ -256,7 +258,8 @@ def test_word_level_vocabularies_give_separate_source_and_target_tables():
     from hf_onelayer.arguments import ModelArguments
     from hf_onelayer.factory import make_model
 
-    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, min_frequency=1)  # word-level, two sides
+    tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, min_frequency=1,
+                                                target_special_tokens_pattern="eos")  # word-level, two sides
     assert not tok.is_joint
     args = ModelArguments(model_type="onelayer_seq2seq", hidden_size=32, num_attention_heads=2, head_dim_qk=8,
                           head_dim_v=8, intermediate_size=32)
@@ -304,7 +307,7 @@ def test_resize_token_embeddings_after_add_tokens_keeps_both_vocabularies_in_ste
     from hf_onelayer import OneLayerTranslatorTokenizer
 
     tok = OneLayerTranslatorTokenizer.train_new(SOURCES * 2, TARGETS * 2, model="bpe" if joint else "word",
-                                                vocab_size=120, min_frequency=1)
+                                                vocab_size=120, min_frequency=1, target_special_tokens_pattern="eos")
     sizes = {"vocab_size": tok.tgt_vocab_size} if joint else {"vocab_size": tok.tgt_vocab_size,
                                                                "src_vocab_size": tok.src_vocab_size}
     model = tiny_seq2seq(**sizes, tie_word_embeddings=True, max_position_embeddings=32)
