@@ -254,6 +254,7 @@ class OneLayerModelMixin:
         self._resize_vocabularies(resized, resized.num_embeddings - rows, mean_resizing)
         self.tie_weights()
         self.apply_freezing()
+        self.vocab_size = self.config.vocab_size  # as PreTrainedModel.resize_token_embeddings keeps it
         return self.get_input_embeddings()
 
     def _forward_options(self, kwargs: dict) -> tuple[bool, bool, bool, float]:

@@ -22,6 +22,7 @@ from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 from transformers.utils import can_return_tuple
+from transformers.utils.deprecation import deprecate_kwarg
 
 from .configuration_seq2seq import OneLayerSeq2SeqConfig
 from .modeling_layers import (AddNorm, Attention, Embeddings, EncoderLayer, FeedForward, ForwardKwargs,
@@ -193,6 +194,7 @@ class OneLayerSeq2SeqForConditionalGeneration(OneLayerSeq2SeqPreTrainedModel, Ge
         return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
     @can_return_tuple  # return_dict=False (or the config's) -> the output's tuple
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")  # transformers 5's old name, as BART takes it
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,

@@ -114,7 +114,8 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
     Encoding and padding each side use that side's own ids.
 
     :meth:`convert_source_ids_to_tokens` and :meth:`convert_target_ids_to_tokens` name their side.
-    ``add_tokens`` adds to both sides, each giving the next free id of its own.
+    ``add_tokens`` adds to both sides, each giving the next free id of its own; ``decode`` reads an added token's
+    source id as that token too. The id setters (``tok.bos_token_id = i``) take target ids, as the getters give.
     """
 
     vocab_files_names = {
@@ -294,7 +295,19 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
         return self._current.token_to_id(str(self.unk_token)) if index is None else index
 
     def _convert_id_to_token(self, index: int) -> str:
+        if self._side == "target" and self.target.id_to_token(index) is None:
+            # an added token's source id (``len(tok) - 1``, ``tok(text)``'s) decodes as the token: decode reads the
+            # target side, where the same token has its own id
+            added = self.source.get_added_tokens_decoder().get(index)
+            if added is not None:
+                return added.content
         return _token_of(self._current, index, self._side)
+
+    def __setattr__(self, key, value):
+        # ``tok.bos_token_id = i`` sets the token of target id i, as the getters read the target's ids
+        if key.endswith("_token_id") and key[:-3] in self.SPECIAL_TOKENS_ATTRIBUTES and value is not None:
+            key, value = key[:-3], self.convert_target_ids_to_tokens([value])[0]
+        super().__setattr__(key, value)
 
     def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
         with self.as_target_tokenizer():  # the models write target text

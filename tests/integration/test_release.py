@@ -32,6 +32,19 @@ def test_release_folders_are_complete_and_small(kind, code):
     assert not list(folder.glob("*.bin")) and not list(folder.glob("checkpoint-*"))
 
 
+@pytest.mark.parametrize("kind", ["onelayer_seq2seq", "onelayer_translator"])
+def test_release_folders_carry_the_package_s_code(kind):
+    """Their remote code is the package's models/ as it is now (re-copy after changing it, then check that the
+    1,000 test2016 translations stay identical)."""
+    from pathlib import Path
+
+    import hf_onelayer.models
+
+    folder, models = Path(default_model(kind)), Path(hf_onelayer.models.__file__).parent
+    for code in folder.glob("*.py"):
+        assert code.read_text() == (models / code.name).read_text(), f"{code} differs from {models / code.name}"
+
+
 def test_translate_and_evaluate_default_to_the_released_model(data_dir):
     out = cli("translate", "Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.").splitlines()
     assert len(out) == 2 and "man" in out[0] and "dogs" in out[1]

@@ -359,6 +359,7 @@ def test_resize_token_embeddings_grows_the_source_table_and_the_head_by_the_adde
     model.resize_token_embeddings(len(tok))
     assert (model.config.src_vocab_size, model.config.tgt_vocab_size) == (tok.src_vocab_size, tok.tgt_vocab_size)
     assert model.lm_head.weight.shape[0] == tok.tgt_vocab_size and model.get_input_embeddings().padding_idx == 0
+    assert model.vocab_size == model.config.vocab_size == tok.tgt_vocab_size  # in step, as PreTrainedModel keeps it
     torch.testing.assert_close(model.lm_head.weight[: head.shape[0]], head)
     enc = tok(["Ein <name> fährt Fahrrad."], text_target=["A <num> rides a bike."], return_tensors="pt")
     with tok.as_target_tokenizer():

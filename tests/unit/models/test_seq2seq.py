@@ -117,6 +117,23 @@ def test_cached_generation_equals_uncached(search):
     assert runs[0].shape[1] == 11 and len(set(runs[0][:, 1:].flatten().tolist())) > 3  # it wrote varied tokens
 
 
+def test_past_key_values_is_taken_as_the_cache_as_by_transformers_own_encoder_decoders():
+    # transformers 5.24's BART and Marian take the deprecated name (with a FutureWarning) for `cache`
+    from transformers.cache_utils import EncoderDecoderCache
+
+    model = tiny_seq2seq()
+    ids, mask, labels = batch()
+    start = labels[:, :1]
+    first = model(input_ids=ids, attention_mask=mask, decoder_input_ids=start, use_cache=True)
+    assert isinstance(first.cache, EncoderDecoderCache) and first.cache.get_seq_length() == 1
+    with pytest.warns(FutureWarning, match="past_key_values"):
+        old_name = model(input_ids=ids, attention_mask=mask, decoder_input_ids=labels[:, 1:2],
+                         past_key_values=first.cache)
+    full = model(input_ids=ids, attention_mask=mask, decoder_input_ids=labels[:, :2], use_cache=False)
+    assert old_name.cache.get_seq_length() == 2  # the cache given under the old name was used and extended
+    torch.testing.assert_close(old_name.logits[:, 0], full.logits[:, 1], atol=1e-5, rtol=1e-5)
+
+
 def test_greedy_generation_is_the_argmax_of_each_forward_pass():
     model = tiny_seq2seq()
     ids, mask, _ = batch()
@@ -317,6 +334,7 @@ def test_resize_token_embeddings_after_add_tokens_keeps_both_vocabularies_in_ste
     config = model.config
     assert config.vocab_size == tok.tgt_vocab_size and (config.src_vocab_size or config.vocab_size) == tok.src_vocab_size
     assert model.lm_head.weight is model.decoder.embeddings.embed_tokens.weight  # still tied
+    assert model.vocab_size == config.vocab_size  # in step, as PreTrainedModel keeps it
     assert model.get_input_embeddings().padding_idx == config.pad_token_id
     torch.testing.assert_close(model.get_input_embeddings().weight[:5], old_rows)
     enc = tok(["Ein <name> fährt."], text_target=["A <name> rides."], return_tensors="pt")

@@ -150,9 +150,30 @@ def test_add_tokens_and_len_agree_on_each_side_and_saving_keeps_them(tmp_path):
     assert tok.convert_tokens_to_ids("<name>") == src
     assert tok("ein <name> und zebra")["input_ids"][2] == src  # a word-level side lowercases: "zebra" matches
     assert tok.decode(tok(text_target="a <name>")["input_ids"], skip_special_tokens=True) == "a <name>"
+    assert tok.decode([tgt]) == "<name>"  # decode reads target ids
+    # a source larger than the target (release/course: 7,882 and 5,898 types): the source id of an added token lies
+    # beyond the target vocabulary, and decode reads it as the token
+    wide = OneLayerTranslatorTokenizer.train_new(SOURCES + ["Zebras gähnen laut und lange"], TARGETS, min_frequency=1)
+    assert wide.src_vocab_size > wide.tgt_vocab_size and wide.add_tokens(["<name>"]) == 1
+    assert wide.decode([wide.convert_tokens_to_ids("<name>")]) == "<name>" == wide.decode([len(wide) - 1])
+    assert wide.decode(wide("<name>")["input_ids"], skip_special_tokens=True) == "<name>"
+    with wide.as_target_tokenizer():
+        assert wide.decode(wide("a <name>")["input_ids"], skip_special_tokens=True) == "a <name>"
     tok.save_pretrained(tmp_path)
     again = OneLayerTranslatorTokenizer.from_pretrained(tmp_path)
     assert len(again) == len(tok) and again("ein <name>")["input_ids"] == tok("ein <name>")["input_ids"]
+
+
+def test_special_token_id_setters_set_the_id_and_the_token():
+    tok = _two_sizes()  # the source and the target give the same id to different words
+    word = tok.convert_target_ids_to_tokens([5])[0]
+    assert tok.convert_source_ids_to_tokens([5])[0] != word
+    tok.bos_token_id = 5
+    assert (tok.bos_token, tok.bos_token_id) == (word, 5)  # the target's token of id 5, as the getter reads
+    tok.pad_token_id = None
+    assert tok.pad_token is None and tok.pad_token_id is None
+    tok.eos_token = "</s>"
+    assert tok.eos_token_id == 3
 
 
 def test_convert_ids_and_tokens_are_consistent_on_each_side():
