@@ -29,6 +29,7 @@ from .hub.model_card import build_card
 from .models.pipeline_onelayer import OneLayerTranslationPipeline
 from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
 from .errors import UserError
+from .registration import register
 from .utils import redact
 
 logger = logging.getLogger(__name__)
@@ -329,6 +330,7 @@ def save_pipeline(model, tokenizer, folder: str) -> None:
     so that ``pipeline(model=folder, trust_remote_code=True)`` translates. The saved tokenizer's ``model_max_length``
     is the model's ``max_position_embeddings``."""
     tokenizer.model_max_length = model.config.max_position_embeddings
+    register()  # the task's custom_pipelines entry comes from the pipeline registry
     OneLayerTranslationPipeline(model=model, tokenizer=tokenizer).save_pretrained(folder)
 
 

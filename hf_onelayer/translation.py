@@ -12,6 +12,7 @@ from transformers.utils import logging as hf_logging
 
 from .errors import UserError
 from .kinds import KINDS, SEQ2SEQ, kind_of
+from .registration import register
 
 
 logger = hf_logging.get_logger(__name__)
@@ -30,6 +31,7 @@ def load(model_dir: str | None = None, kind: str = SEQ2SEQ.name):
 
     A folder that is not one of our saved models, or whose files disagree, raises ``UserError`` naming it.
     """
+    register()  # the Auto classes know our kinds (and the pipeline its task) before any from_pretrained
     if model_dir is None:
         model_dir = default_model(kind)
         if not os.path.exists(os.path.join(model_dir, "config.json")):
