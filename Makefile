@@ -10,7 +10,7 @@ OUTPUT ?= runs/default
 ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install train train-seq2seq test test-unit bench bench-distill release release-seq2seq search search-seq2seq attention-report \
+.PHONY: install train train-seq2seq test test-unit help-texts bench bench-distill release release-seq2seq search search-seq2seq attention-report \
 	attention-report-seq2seq heads-study teacher distill clean
 
 install: $(STAMP)
@@ -29,6 +29,11 @@ train-seq2seq: $(STAMP)
 
 test: $(STAMP)
 	HF_ONELAYER_DATA=$(abspath $(DATA)) $(PY) -m pytest -n 2 --dist loadgroup
+
+# The saved `hf-onelayer COMMAND --help` texts (hf_onelayer/commands/help/), rewritten from the parsers: after
+# changing a flag (tests/unit/test_cli_help.py fails until then).
+help-texts: $(STAMP)
+	$(PY) -c "from hf_onelayer.cli import write_help_texts; write_help_texts()"
 
 # The unit tier alone: tiny, data-free tests of tests/unit (tests/integration: real data, subprocesses, browsers).
 test-unit: $(STAMP)

@@ -199,13 +199,6 @@ class Parser(HfArgumentParser):
         raise UserError(f"{message} (--help lists the flags)")
 
 
-def require_at_least_one(values: dict) -> None:
-    """``UserError`` naming the first flag of ``values`` (flag -> value, None = not given) that is below 1."""
-    for flag, value in values.items():
-        if value is not None and value < 1:
-            raise UserError(f"--{flag} must be >= 1, got {value}")
-
-
 # --- training flags, checked before any data is read ---------------------------------------------------
 
 # The allowed values of the numeric flags of the dataclasses above (ours and the transformers fields we pass on)

@@ -12,12 +12,15 @@ token + learned position embeddings with a LayerNorm (``layernorm_embedding``, n
 folder holds CTranslate2's ``model.bin``, ``config.json`` and vocabularies, and beside them our tokenizer's files,
 the model's ``generation_config.json`` (the default beam width, length penalty and length limit) and
 ``onelayer_ct2.json`` (where it came from, its quantization, the source length limit).
+
+Translating (:class:`Translator`) imports neither torch nor transformers: the saved ``tokenizers`` files and JSON
+are read directly, so ``hf-onelayer translate --engine ctranslate2`` starts in a fraction of a second. Exporting
+reads the model with transformers (torch is imported there).
 """
 
 import json
 import os
-
-import torch
+import sys
 
 from .errors import UserError
 
@@ -33,7 +36,7 @@ def _ctranslate2():
     return ctranslate2
 
 
-def _linear(spec, module: torch.nn.Linear) -> None:
+def _linear(spec, module) -> None:
     spec.weight = module.weight.detach()
     if module.bias is not None:
         spec.bias = module.bias.detach()
@@ -41,11 +44,13 @@ def _linear(spec, module: torch.nn.Linear) -> None:
 
 def _fused(spec, modules) -> None:
     """One linear spec from several (q, k, v stacked on the output axis)."""
+    import torch  # export only: translating needs no torch
+
     spec.weight = torch.cat([m.weight.detach() for m in modules])
     spec.bias = torch.cat([m.bias.detach() for m in modules])
 
 
-def _norm(spec, module: torch.nn.LayerNorm) -> None:
+def _norm(spec, module) -> None:
     spec.gamma, spec.beta = module.weight.detach(), module.bias.detach()
 
 
@@ -131,9 +136,11 @@ def export(model_dir: str, output_dir: str, quantization: str = "int8") -> str:
 
 class Translator:
     """A CTranslate2 model folder written by ``export``: ``translate`` takes and gives the same text as
-    ``hf_onelayer.translation.translate`` (the same tokenizer, truncation, decoding and blank lines).
+    ``hf_onelayer.translation.translate`` (the same tokenizer, truncation, decoding and blank lines), read from the
+    folder's ``tokenizers`` files and JSON alone (no torch, no transformers; a word-level target, which needs the
+    package's detokenizer, is the exception).
 
-    ``threads``: batches translated at once, one thread each (default: torch's thread count).
+    ``threads``: batches translated at once, one thread each (default: the thread count torch uses, or would).
     ``patience``: CTranslate2 ends a beam search once ``num_beams * patience`` hypotheses have finished, while
     ``generate()`` (``early_stopping=False``) goes on while a running beam could still win. With patience 2 the
     float32 export of release/seq2seq writes what ``generate()`` writes for 998 of the 1,000 test_2016_flickr
@@ -142,23 +149,43 @@ class Translator:
 
     def __init__(self, path: str, threads: int | None = None, compute_type: str = "default", patience: float = 2.0):
         ctranslate2 = _ctranslate2()
-        from transformers import GenerationConfig
-
-        from .models.tokenization_onelayer import OneLayerTranslatorTokenizer
-
         if not os.path.isfile(os.path.join(path, INFO_FILE)):
             raise UserError(f"--model {path}: no {INFO_FILE}, so not a folder written by hf-onelayer export-ct2")
-        with open(os.path.join(path, INFO_FILE), encoding="utf-8") as handle:
-            self.info = json.load(handle)
-        self.tokenizer = OneLayerTranslatorTokenizer.from_pretrained(path)
-        self.generation_config = GenerationConfig.from_pretrained(path)
+        self.info = _json(path, INFO_FILE)
+        self.source, self.target = (_vocabulary(path, f"{side}_tokenizer.json") for side in ("source", "target"))
+        config = _json(path, "tokenizer_config.json")
+        self.source_lang, self.target_lang = config.get("source_lang", "de"), config.get("target_lang", "en")
+        self.bos_token, self.eos_token = config.get("bos_token", "<s>"), config.get("eos_token", "</s>")
+        # the generate() defaults that the export saved (beam width, length penalty, length limit)
+        self.generation = _json(path, "generation_config.json") if os.path.isfile(
+            os.path.join(path, "generation_config.json")) else {}
+        self._skipped = {i for i, token in self.target.get_added_tokens_decoder().items() if token.special}
+        torch = sys.modules.get("torch")  # loaded by the caller: keep its thread count, which CTranslate2 resets
+        torch_threads = torch.get_num_threads() if torch is not None else None
         # one batch per thread: for a model this small, faster than all threads on one batch (benchmarks.md)
-        torch_threads = torch.get_num_threads()
         self.translator = ctranslate2.Translator(path, device="cpu", compute_type=compute_type,
-                                                 inter_threads=threads or torch_threads, intra_threads=1)
-        torch.set_num_threads(torch_threads)  # CTranslate2 sets the OpenMP thread count it shares with torch to 1
+                                                 inter_threads=threads or torch_threads or _default_threads(),
+                                                 intra_threads=1)
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
         self.patience = patience
         self.n_truncated = 0
+
+    def encode(self, text: str) -> list[int]:
+        """The source ids of ``text`` as the model's tokenizer gives them: ``<s> tokens </s>``, cut to the position
+        limit (the last tokens go, ``</s>`` stays)."""
+        ids = self.source.encode(text, add_special_tokens=False).ids
+        limit = self.info["max_position_embeddings"] - 2
+        return [self.source.token_to_id(self.bos_token), *ids[:limit], self.source.token_to_id(self.eos_token)]
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of output ids, special tokens skipped, as the model's tokenizer decodes them."""
+        tokens = [self.target.id_to_token(i) for i in ids if i not in self._skipped]
+        if type(self.target.decoder).__name__ == "Metaspace":
+            return self.target.decoder.decode(tokens)
+        from .models.tokenization_onelayer import detokenize  # word-level targets: the package's rules
+
+        return detokenize(tokens)
 
     def translate(self, texts: list[str] | str, num_beams: int | None = None, max_length: int | None = None,
                   batch_size: int = 64, length_penalty: float | None = None) -> list[str] | str:
@@ -169,25 +196,49 @@ class Translator:
             return self.translate([texts], num_beams, max_length, batch_size, length_penalty)[0]
         if batch_size < 1:
             raise UserError(f"--batch_size must be >= 1, got {batch_size}")
-        limit = self.info["max_position_embeddings"]
         rows = [i for i, text in enumerate(texts) if text.strip()]
-        encoded = self.tokenizer([texts[i] for i in rows], truncation=True, max_length=limit)["input_ids"]
-        extra = self.tokenizer.num_special_tokens_to_add()
-        self.n_truncated = sum(len(self.tokenizer.tokenize(texts[i])) + extra > limit for i in rows)
-        results = self.translate_ids(encoded, num_beams, max_length, length_penalty, batch_size)
+        limit = self.info["max_position_embeddings"] - 2
+        lengths = [len(self.source.encode(texts[i], add_special_tokens=False).ids) for i in rows]
+        self.n_truncated = sum(n > limit for n in lengths)
+        results = self.translate_ids([self.encode(texts[i]) for i in rows], num_beams, max_length, length_penalty,
+                                     batch_size)
         out = [""] * len(texts)
         for i, ids in zip(rows, results):
-            out[i] = self.tokenizer.decode(ids, skip_special_tokens=True)  # as translate() decodes generate()'s ids
+            out[i] = self.decode(ids)  # as translate() decodes generate()'s ids
         return out
 
     def translate_ids(self, encoded: list[list[int]], num_beams: int | None = None, max_length: int | None = None,
                       length_penalty: float | None = None, batch_size: int = 64) -> list[list[int]]:
         """The output ids (no ``<s>``, no ``</s>``) of encoded sources; None takes the saved generation config's
         value, as ``generate()`` does (its defaults where that is unset too: beam 1, length penalty 1, length 20)."""
-        gen = self.generation_config
+        gen = self.generation
         results = self.translator.translate_batch(
-            [self.tokenizer.convert_source_ids_to_tokens(ids) for ids in encoded], max_batch_size=batch_size,
-            beam_size=num_beams or gen.num_beams or 1, patience=self.patience,
-            length_penalty=next(v for v in (length_penalty, gen.length_penalty, 1.0) if v is not None),
-            max_decoding_length=(max_length or gen.max_length or 20) - 1)  # generate()'s max_length counts <s>
-        return [[self.tokenizer.target.token_to_id(t) for t in r.hypotheses[0]] for r in results]
+            [[self.source.id_to_token(i) for i in ids] for ids in encoded], max_batch_size=batch_size,
+            beam_size=num_beams or gen.get("num_beams") or 1, patience=self.patience,
+            length_penalty=next(v for v in (length_penalty, gen.get("length_penalty"), 1.0) if v is not None),
+            max_decoding_length=(max_length or gen.get("max_length") or 20) - 1)  # generate()'s max_length counts <s>
+        return [[self.target.token_to_id(t) for t in r.hypotheses[0]] for r in results]
+
+
+def _json(folder: str, name: str) -> dict:
+    path = os.path.join(folder, name)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: unreadable ({' '.join(str(error).split())[:160]})") from None
+
+
+def _vocabulary(folder: str, name: str):
+    from tokenizers import Tokenizer
+
+    path = os.path.join(folder, name)
+    try:
+        return Tokenizer.from_file(path)
+    except Exception as error:  # tokenizers raises a bare Exception on unreadable files
+        raise UserError(f"{path}: not a readable `tokenizers` JSON file ({' '.join(str(error).split())[:160]})") from None
+
+
+def _default_threads() -> int:
+    """torch's default intra-op thread count without importing torch: $OMP_NUM_THREADS, else the usable cores."""
+    return int(os.environ.get("OMP_NUM_THREADS") or 0) or len(os.sched_getaffinity(0))

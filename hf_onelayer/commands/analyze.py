@@ -133,9 +133,12 @@ def heads(argv: list[str]) -> dict:
     return results
 
 
+SUBCOMMANDS = ("simulate", "model", "heads")
+
+
 def main(argv: list[str] | None = None):
     argv = command_argv(argv)
-    commands = {"simulate": simulate, "model": model, "heads": heads}
+    commands = dict(zip(SUBCOMMANDS, (simulate, model, heads)))
     if not argv or argv[0] not in commands:
         usage = "usage: hf-onelayer analyze {simulate --study N | model --model DIR | heads --runs DIR} [--out DIR] ..."
         if argv and argv[0] in ("-h", "--help"):

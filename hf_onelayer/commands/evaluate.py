@@ -22,7 +22,7 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
-from ..arguments import parse, require_at_least_one
+from ..arguments import parse
 from ..errors import UserError
 from ..kinds import kind_of
 from ..data import DEFAULT_HUB_DATASET
@@ -30,7 +30,7 @@ from ..metrics import corpus_scores
 from ..run import read_split
 from ..trainer import evaluate_model
 from ..translation import load
-from . import MODEL_HELP
+from . import MODEL_HELP, require_at_least_one
 from .translate import ENGINES, translator
 
 
@@ -84,17 +84,18 @@ def sweep_grid(args) -> list[dict]:
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
-def sweep(args, grid: list[dict], dataset, tokenizer, run=None, model=None) -> dict:
-    """Score every setting of ``grid`` on ``dataset``; write the table beside the model and the best BLEU's values
+def sweep(args, grid: list[dict], dataset, languages: tuple[str, str], run=None, model=None, tokenizer=None) -> dict:
+    """Score every setting of ``grid`` on ``dataset`` (columns ``languages``: source, target) with the CTranslate2
+    ``run`` or ``model`` and ``tokenizer``; write the table beside the model and the best BLEU's values
     into its generation_config.json (the first of equal scores wins)."""
     from transformers import GenerationConfig
 
-    references = list(dataset[tokenizer.target_lang])
+    references = list(dataset[languages[1]])
     rows = []
     for setting in tqdm(grid, desc="sweep"):
         search = {"max_length": args.max_length, **setting}
         if run is not None:  # the CTranslate2 path: one translator, a new search each time
-            scores = corpus_scores(run.engine.translate(list(dataset[tokenizer.source_lang]), batch_size=args.batch_size,
+            scores = corpus_scores(run.engine.translate(list(dataset[languages[0]]), batch_size=args.batch_size,
                                                         **search), references)
         else:
             scores = evaluate_model(model, tokenizer, dataset, args.batch_size, **search)
@@ -135,20 +136,22 @@ def main(argv: list[str] | None = None) -> dict:
     search = {"num_beams": args.num_beams, "max_length": args.max_length, "length_penalty": args.length_penalty}
     if args.engine == "ctranslate2":
         run = translator(args)  # a bad --model fails before any data is read
-        tokenizer = run.engine.tokenizer
+        languages = (run.engine.source_lang, run.engine.target_lang)
     else:
         model, tokenizer = load(args.model)
+        languages = (tokenizer.source_lang, tokenizer.target_lang)
         for setting in [{}, *grid]:  # a course model refuses a search before any data is read
             kind_of(model).search(**{**search, **setting})
-    dataset = read_split(args, (tokenizer.source_lang, tokenizer.target_lang))
+    dataset = read_split(args, languages)
     if grid:
-        return sweep(args, grid, dataset, tokenizer, run if args.engine == "ctranslate2" else None,
-                     None if args.engine == "ctranslate2" else model)
+        if args.engine == "ctranslate2":
+            return sweep(args, grid, dataset, languages, run=run)
+        return sweep(args, grid, dataset, languages, model=model, tokenizer=tokenizer)
     if args.engine == "ctranslate2":
-        hypotheses = run(list(dataset[tokenizer.source_lang]))
-        gen = run.engine.generation_config
-        result = {**corpus_scores(hypotheses, list(dataset[tokenizer.target_lang])), "engine": "ctranslate2",
-                  "quantization": run.engine.info["quantization"], "num_beams": args.num_beams or gen.num_beams,
+        hypotheses = run(list(dataset[languages[0]]))
+        beams = args.num_beams or run.engine.generation.get("num_beams")
+        result = {**corpus_scores(hypotheses, list(dataset[languages[1]])), "engine": "ctranslate2",
+                  "quantization": run.engine.info["quantization"], "num_beams": beams,
                   "n_sentences": len(dataset), "n_truncated": run.engine.n_truncated}
     else:
         result = evaluate_model(model, tokenizer, dataset, args.batch_size, **search)

@@ -7,7 +7,8 @@
 import os
 from dataclasses import dataclass, field
 
-from ..arguments import parse, require_at_least_one
+from ..arguments import parse
+from . import require_at_least_one
 from ..errors import UserError
 from ..kinds import COURSE, SEQ2SEQ
 from ..translation import default_model

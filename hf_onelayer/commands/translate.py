@@ -9,9 +9,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..arguments import parse, require_at_least_one
 from ..errors import UserError
-from . import MODEL_HELP
+from ..utils import command_argv
+from . import MODEL_HELP, parse_light, require_at_least_one
 
 ENGINES = ("transformers", "ctranslate2")
 
@@ -54,7 +54,8 @@ def translator(args):
 
 
 def main(argv: list[str] | None = None) -> list[str]:
-    args, texts = parse(TranslateArguments, argv, "hf-onelayer translate", allow_remaining=True)
+    # no transformers here: the CTranslate2 engine starts without it (parse_light)
+    args, texts = parse_light(TranslateArguments, command_argv(argv), "hf-onelayer translate")
     unknown = [t for t in texts if t.startswith("--")]
     if unknown:
         raise UserError(f"unknown option {unknown[0]} (--help lists the flags)")

@@ -72,6 +72,29 @@ def test_long_sources_are_cut_and_counted(exported):
     assert engine.n_truncated == 1
 
 
+def test_the_engine_reads_the_tokenizer_files_as_the_tokenizer_does(exported):
+    saved, float32, _ = exported
+    _, tok = load(str(saved))
+    engine = ct2.Translator(str(float32))
+    texts = MORE + ["  Ein   Hund  ", "Ein <s> Hund </s> <unk>", "Äpfel, Bäume & Öl! 12:30", " ".join(["Hund"] * 200)]
+    for text in texts:
+        assert engine.encode(text) == tok(text, truncation=True, max_length=32)["input_ids"], text
+    written = engine.translate_ids([engine.encode(t) for t in MORE], num_beams=2)
+    assert [engine.decode(ids) for ids in written] == tok.batch_decode(written, skip_special_tokens=True)
+    with_specials = [tok.bos_token_id, *written[0], tok.eos_token_id, tok.pad_token_id]
+    assert engine.decode(with_specials) == tok.decode(with_specials, skip_special_tokens=True)
+
+
+def test_translate_with_ctranslate2_imports_neither_torch_nor_transformers(exported):
+    float32 = exported[1]
+    code = ("import sys; from hf_onelayer.cli import run; code = run('translate', ['--engine', 'ctranslate2', "
+            f"'--model', {str(float32)!r}, 'Ein Hund.']); "
+            "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "0 []"
+
+
 def _cli(*args, stdin=None):
     return subprocess.run([sys.executable, "-m", "hf_onelayer.cli", *args], input=stdin, capture_output=True,
                           text=True, timeout=300)

@@ -57,6 +57,8 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(installed):
     assert not (work / ".." / "shared").exists() and not (work / "release").exists()
     help_ = _run(installed, "hf-onelayer", "--help")
     assert help_.returncode == 0 and "export-ct2" in help_.stdout and "explore" in help_.stdout
+    train_help = _run(installed, "hf-onelayer", "train", "--help")  # the saved text travels in the wheel
+    assert train_help.stdout == (REPO / "hf_onelayer" / "commands" / "help" / "train.txt").read_text()
 
 
 def test_translate_a_saved_folder_and_its_remote_code_needs_no_source_tree(installed, tmp_path):
