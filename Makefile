@@ -113,6 +113,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_seq2seq.py --data_dir $(DATA) --out runs/bench_seq2seq.json
 	$(PY) benchmarks/bench_ct2.py --data_dir $(DATA) --out runs/bench_ct2.json
 	$(PY) benchmarks/bench_explorer.py --data_dir $(DATA)
+	$(PY) benchmarks/bench_startup.py --out runs/bench_startup.json
 
 # Issue 24's goals (test BLEU >= 41, <= 4.5 M parameters, <= 20 min of training): trains the release's student on
 # the distilled data (make teacher && make distill DISTILLED=runs/distilled_refs ARGS=--with_references first).
