@@ -176,6 +176,21 @@ def test_special_token_id_setters_set_the_id_and_the_token():
     assert tok.eos_token_id == 3
 
 
+@pytest.mark.parametrize("model", ["bpe", "word"])
+def test_a_new_special_token_given_at_load_survives_saving(model, tmp_path):
+    from tokenizers import AddedToken
+
+    trained = OneLayerTranslatorTokenizer.train_new(SOURCES, TARGETS + ["zebras yawn"], model=model, vocab_size=120,
+                                                    min_frequency=1)
+    trained.save_pretrained(tmp_path / "before")
+    tok = OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "before", eos_token=AddedToken("[NEW_EOS]", special=True))
+    tok.save_pretrained(tmp_path / "after")
+    again = OneLayerTranslatorTokenizer.from_pretrained(tmp_path / "after")
+    assert again.eos_token == "[NEW_EOS]" and again.eos_token_id == tok.eos_token_id == tok.tgt_vocab_size - 1
+    assert again(text_target="a man")["input_ids"][-1] == again.eos_token_id
+    assert again.decode(again(text_target="a man")["input_ids"], skip_special_tokens=True) == "a man"
+
+
 def test_convert_ids_and_tokens_are_consistent_on_each_side():
     tok = _two_sizes()
     german, english = ["ein", "mann", "fahrrad"], ["a", "man", "bike"]
