@@ -29,7 +29,7 @@ from hf_onelayer.arguments import ModelArguments, OneLayerTrainingArguments, par
 from hf_onelayer.data import load_local_folder, tokenize_split
 from hf_onelayer.factory import make_model
 from hf_onelayer.metrics import corpus_scores
-from hf_onelayer.models.tokenization_onelayer import OneLayerTranslatorTokenizer
+from hf_onelayer.run import new_tokenizer
 from hf_onelayer.trainer import build_trainer
 from hf_onelayer.translation import load
 from hf_onelayer.utils import first
@@ -116,9 +116,7 @@ def main():
     model_args, training_args = parse((ModelArguments, OneLayerTrainingArguments), [CONFIG], "bench", allow_remaining=True)[:2]
     raw = load_local_folder(args.data_dir, splits=("train", "test"))
     train_raw = first(raw["train"], args.max_train_samples)
-    tokenizer = OneLayerTranslatorTokenizer.train_new(
-        train_raw["de"], train_raw["en"], min_frequency=model_args.min_frequency, model=model_args.tokenizer_model,
-        vocab_size=model_args.tokenizer_vocab_size)
+    tokenizer = new_tokenizer(train_raw, model_args, ("de", "en"))  # as hf-onelayer train makes it
     results = {"threads": torch.get_num_threads(), "epochs": args.epochs, "train_pairs": len(train_raw)}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
@@ -129,8 +127,8 @@ def main():
                                            args.forced_length)
                 results[name] = {"model": args.ours_from, "beam5_sentences_per_s": len(hypotheses) / seconds,
                                  f"beam5_sentences_per_s_at_{args.forced_length}_tokens": len(hypotheses) / forced,
-                                 "beam5_output_tokens": sum(len(trained_tokenizer(text_target=h)["input_ids"]) - 2
-                                                            for h in hypotheses),
+                                 "beam5_output_tokens": sum(len(trained_tokenizer(text_target=h, add_special_tokens=False)
+                                                                ["input_ids"]) for h in hypotheses),
                                  **{f"test_{k}": v for k, v in corpus_scores(hypotheses, raw["test"]["en"]).items()}}
                 print(name, json.dumps(results[name]))
                 if args.profile:
@@ -151,7 +149,8 @@ def main():
             _, forced_seconds = beam_translate(model, tokenizer, raw["test"]["de"], args.beam_batch_size,
                                                args.forced_length)
             results[name] = {
-                "beam5_output_tokens": sum(len(tokenizer(text_target=h)["input_ids"]) - 2 for h in hypotheses),
+                "beam5_output_tokens": sum(len(tokenizer(text_target=h, add_special_tokens=False)["input_ids"])
+                                       for h in hypotheses),
                 f"beam5_sentences_per_s_at_{args.forced_length}_tokens": len(hypotheses) / forced_seconds,
                 "parameters": model.num_parameters(), "train_runtime_s": runtime,
                 "train_target_tokens_per_s": target_tokens * args.epochs / runtime,
