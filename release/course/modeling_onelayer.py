@@ -111,6 +111,10 @@ class OneLayerTranslatorModel(OneLayerTranslatorPreTrainedModel):
 
     def _resize_vocabularies(self, source: nn.Embedding, added: int, mean_resizing: bool) -> None:
         """The source table is ``source``; the head gains ``added`` target rows."""
+        if self.config.tgt_vocab_size + added < 1:
+            raise ValueError(f"resize_token_embeddings({source.num_embeddings}) changes the source table by {added} "
+                             f"rows and the target table ({self.config.tgt_vocab_size} rows) by as many: below 1 row; "
+                             "the two vocabularies gain and lose tokens together (add_tokens adds to both)")
         self.set_input_embeddings(source)
         self.lm_head = self._get_resized_lm_head(self.lm_head, self.config.tgt_vocab_size + added, mean_resizing=mean_resizing)
         self.config.src_vocab_size = source.num_embeddings

@@ -76,12 +76,12 @@ def test_key_scale_one_and_no_ablated_head_change_nothing_and_others_do(kind):
 def test_bertviz_inputs_of_both_models_have_bertviz_shapes_and_render():
     model, tok = _pair()
     inputs = bertviz_inputs(model, tok, SOURCES[0], TARGETS[0])
-    src, tgt = tok(SOURCES[0])["input_ids"], tok(text_target=TARGETS[0])["input_ids"]
+    src, tgt = tok(SOURCES[0])["input_ids"], tok(text_target=TARGETS[0])["input_ids"]  # tgt: labels, no <s>
     assert inputs["encoder_tokens"] == tok.convert_source_ids_to_tokens(src)
-    assert inputs["decoder_tokens"] == tok.convert_target_ids_to_tokens(tgt[:-1])
-    assert inputs["cross_attention"][0].shape == (1, 2, len(tgt) - 1, len(src))
+    assert inputs["decoder_tokens"] == ["<s>", *tok.convert_target_ids_to_tokens(tgt[:-1])]  # the decoder's inputs
+    assert inputs["cross_attention"][0].shape == (1, 2, len(tgt), len(src))
     assert inputs["encoder_attention"][0].shape == (1, 2, len(src), len(src))
-    assert inputs["decoder_attention"][0].shape == (1, 2, len(tgt) - 1, len(tgt) - 1)
+    assert inputs["decoder_attention"][0].shape == (1, 2, len(tgt), len(tgt))
     course, _ = _pair(COURSE)
     plain = bertviz_inputs(course, tok, SOURCES[0])
     assert plain["attention"][0].shape == (1, 2, len(src), len(src)) and plain["tokens"][1].startswith("▁")
