@@ -127,8 +127,9 @@ def main():
                                            args.forced_length)
                 results[name] = {"model": args.ours_from, "beam5_sentences_per_s": len(hypotheses) / seconds,
                                  f"beam5_sentences_per_s_at_{args.forced_length}_tokens": len(hypotheses) / forced,
-                                 "beam5_output_tokens": sum(len(trained_tokenizer(text_target=h, add_special_tokens=False)
-                                                                ["input_ids"]) for h in hypotheses),
+                                 "beam5_output_tokens": sum(
+                                     len(trained_tokenizer(text_target=h, add_special_tokens=False)["input_ids"])
+                                     for h in hypotheses),
                                  **{f"test_{k}": v for k, v in corpus_scores(hypotheses, raw["test"]["en"]).items()}}
                 print(name, json.dumps(results[name]))
                 if args.profile:

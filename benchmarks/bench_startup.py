@@ -65,7 +65,8 @@ def main() -> None:
                        capture_output=True, cwd=REPO)
         rows.append(("translate --engine ctranslate2 (int8)",
                      [*cli, "translate", "--engine", "ctranslate2", "--model", ct2_dir, SENTENCE], CT2_GOAL_S))
-        rows.append(("translate (transformers, generate())", [*cli, "translate", "--model", args.model, SENTENCE], None))
+        rows.append(("translate (transformers, generate())", [*cli, "translate", "--model", args.model, SENTENCE],
+                     None))
         results = [(label, median_s(argv, args.repeats), goal) for label, argv, goal in rows]
 
     print(f"| start-up, {args.repeats} runs' median (first output line) | seconds | goal |")
