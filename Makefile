@@ -27,22 +27,23 @@ train: $(STAMP)
 train-seq2seq: $(STAMP)
 	$(PY) training/train.py training/configs/seq2seq.json $(SOURCE) --output_dir runs/seq2seq $(ARGS)
 
-test: $(STAMP) $(UPSTREAM_TESTS)
-	HF_ONELAYER_DATA=$(abspath $(DATA)) $(PY) -m pytest -n 2 --dist loadgroup
-
-# transformers' own common testers (ModelTesterMixin, ConfigTester, TokenizerTesterMixin), which the wheel lacks:
-# the tests/ folder of the installed version's source distribution, fetched like a package into .venv as the package
-# transformers_tests (tests/unit/models/test_upstream_common.py runs them against both models).
+# transformers' own common testers (ModelTesterMixin, ConfigTester, TokenizerTesterMixin), which the wheel lacks: the
+# tests/ folder of the installed version's source distribution, fetched like a package into .venv as the package
+# transformers_tests (tests/unit/models/test_upstream_common.py runs them against both models). Defined before the
+# rules that need them: make reads a rule's prerequisites when it reads the rule.
 UPSTREAM = $(VENV)/upstream
 UPSTREAM_TESTS = $(UPSTREAM)/transformers_tests/.fetched
 $(UPSTREAM_TESTS): $(STAMP)
 	rm -rf $(UPSTREAM) && mkdir -p $(UPSTREAM)
 	v=$$($(PY) -c "from importlib.metadata import version; print(version('transformers'))") && \
-	$(PY) -m pip download --quiet --no-binary :all: --no-deps --no-build-isolation "transformers==$$v" -d $(UPSTREAM) && \
+	$(PY) -m pip download --quiet --no-binary :all: --no-deps "transformers==$$v" -d $(UPSTREAM) && \
 	tar xzf $(UPSTREAM)/transformers-$$v.tar.gz -C $(UPSTREAM) "transformers-$$v/tests" && \
 	mv $(UPSTREAM)/transformers-$$v/tests $(UPSTREAM)/transformers_tests && \
 	rm -rf $(UPSTREAM)/transformers-$$v $(UPSTREAM)/transformers-$$v.tar.gz
 	touch $(UPSTREAM)/transformers_tests/__init__.py $@
+
+test: $(STAMP) $(UPSTREAM_TESTS)
+	HF_ONELAYER_DATA=$(abspath $(DATA)) $(PY) -m pytest -n 2 --dist loadgroup
 
 # The saved `hf-onelayer COMMAND --help` texts (hf_onelayer/commands/help/), rewritten from the parsers: after
 # changing a flag (tests/unit/test_cli_help.py fails until then).
