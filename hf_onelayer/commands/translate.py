@@ -5,12 +5,13 @@
     hf-onelayer translate --engine ctranslate2 --model CT2_DIR "Ein Hund rennt."      # from hf-onelayer export-ct2
 """
 
+import io
 import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import UserError
-from ..utils import command_argv
+from ..utils import byte_lines, command_argv
 from . import MODEL_HELP, parse_light, require_at_least_one
 
 ENGINES = ("transformers", "ctranslate2")
@@ -61,8 +62,10 @@ def main(argv: list[str] | None = None) -> list[str]:
         raise UserError(f"unknown option {unknown[0]} (--help lists the flags)")
     require_at_least_one({"batch_size": args.batch_size, "num_beams": args.num_beams, "max_length": args.max_length})
     run = translator(args)
-    if not texts:  # one output line per input line, blank ones included
-        texts = [line.rstrip("\r\n") for line in sys.stdin]
+    if not texts:  # one output line per input line, blank ones included, read as files are (utils.byte_lines)
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+        texts = [line for _, line in byte_lines(io.BytesIO(data), "<stdin>", UserError)]
     outputs = run(texts)
     for line in outputs:
         print(line)
