@@ -55,9 +55,12 @@ class FusedLossMixin:
         path = os.path.join(resume_from_checkpoint, self.LOSS_FILE) if isinstance(resume_from_checkpoint, str) else ""
         self.loss_before = (0, 0.0)
         if os.path.isfile(path):
-            with open(path, encoding="utf-8") as handle:
-                saved = json.load(handle)
-            self.loss_before = (saved["global_step"], saved["loss_sum"])
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    saved = json.load(handle)
+                self.loss_before = (saved["global_step"], saved["loss_sum"])
+            except (ValueError, KeyError, TypeError):  # cut short by a kill (before it was written atomically)
+                logger.warning("%s is unreadable: train_loss will average the resumed steps only", path)
         output = super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
         steps, before = self.loss_before
         if steps and output.global_step > 0:
@@ -79,8 +82,10 @@ class FusedLossMixin:
             raise
         if self.is_world_process_zero():
             loss_sum = self.loss_before[1] + self._total_loss_scalar + self._tr_loss.item()  # logged + not yet logged
-            with open(os.path.join(folder, self.LOSS_FILE), "w", encoding="utf-8") as handle:
+            path = os.path.join(folder, self.LOSS_FILE)
+            with open(path + ".tmp", "w", encoding="utf-8") as handle:  # then renamed: a kill leaves no half file
                 json.dump({"global_step": self.state.global_step, "loss_sum": loss_sum}, handle)
+            os.replace(path + ".tmp", path)
 
 
 class TranslationTrainer(FusedLossMixin, Trainer):
@@ -223,29 +228,48 @@ def output_dir_lock(args):
         yield
 
 
+def _readable_state(checkpoint: str) -> bool:
+    """Whether ``checkpoint``'s trainer_state.json (Trainer saves it last) holds whole JSON: a run killed while
+    saving leaves it missing, empty or cut short."""
+    try:
+        with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as handle:
+            return isinstance(json.load(handle), dict)
+    except (OSError, ValueError):
+        return False
+
+
 def last_complete_checkpoint(folder: str) -> str | None:
-    """The newest checkpoint-N in ``folder`` that was written to the end (trainer_state.json is saved last)."""
-    done = [name for name in (os.listdir(folder) if os.path.isdir(folder) else [])
-            if re.fullmatch(r"checkpoint-\d+", name) and os.path.isfile(os.path.join(folder, name, "trainer_state.json"))]
-    return os.path.join(folder, max(done, key=lambda name: int(name.split("-")[1]))) if done else None
+    """The newest checkpoint-N in ``folder`` that was written to the end; one cut short by a kill is passed over,
+    with a warning."""
+    names = sorted((name for name in (os.listdir(folder) if os.path.isdir(folder) else [])
+                    if re.fullmatch(r"checkpoint-\d+", name)), key=lambda name: int(name.split("-")[1]), reverse=True)
+    for name in names:
+        if _readable_state(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+        logger.warning("%s was not saved to the end (a run killed while saving?): passed over", os.path.join(folder, name))
+    return None
 
 
 def checkpoint_to_resume(args) -> str | None:
     """The checkpoint folder to resume from ('last': the newest in ``output_dir``); refuses to overwrite a run."""
     value, out = args.resume_from_checkpoint, args.output_dir
     last = last_complete_checkpoint(out)
+    finished = not args.overwrite_output_dir and os.path.exists(os.path.join(out, "all_results.json"))
+    if finished:  # resumed or not, a finished run's results are never rewritten without --overwrite_output_dir
+        raise UserError(f"--output_dir {out} holds a finished run (all_results.json); pass --overwrite_output_dir "
+                        "true to replace it, or choose another --output_dir")
     if value in ("last", "true", "True"):
         if last is None:
-            raise UserError(f"--resume_from_checkpoint {value}: no checkpoint-N folder in --output_dir {out}")
+            raise UserError(f"--resume_from_checkpoint {value}: no checkpoint-N folder saved to the end in --output_dir {out}")
         return last
     if value:
         if not os.path.isfile(os.path.join(value, "trainer_state.json")):
             raise UserError(f"--resume_from_checkpoint {value}: not a checkpoint folder (no trainer_state.json); "
                             "give a checkpoint-N folder, or 'last' for the newest in --output_dir")
+        if not _readable_state(value):
+            raise UserError(f"--resume_from_checkpoint {value}: its trainer_state.json is cut short (a run killed "
+                            "while saving?); give an earlier checkpoint, or 'last' for the newest complete one")
         return value
-    if not args.overwrite_output_dir and os.path.exists(os.path.join(out, "all_results.json")):
-        raise UserError(f"--output_dir {out} holds a finished run; pass --overwrite_output_dir true to replace it, "
-                        "or choose another --output_dir")
     if not args.overwrite_output_dir and last is not None:
         raise UserError(f"--output_dir {out} holds {os.path.basename(last)} of an unfinished run; pass "
                         "--resume_from_checkpoint last to go on, or --overwrite_output_dir true to start over")
