@@ -206,9 +206,52 @@ def train(model_args, data_args, training_args, command: str) -> dict:
     check_training(model_args, data_args, training_args)
     if training_args.hub_token:  # never written (training_args.bin, run_args.json): Trainer reads HF_TOKEN too
         os.environ["HF_TOKEN"], training_args.hub_token = training_args.hub_token, None
+    check_output_dir(training_args.output_dir)
     with output_dir_lock(training_args):
         training_args.resume_from_checkpoint = checkpoint_to_resume(training_args)
         return _train(model_args, data_args, training_args, redact(command))
+
+
+# What a training run writes into its --output_dir (checkpoint-N/ and TensorBoard's runs/ too); anything else there is
+# the user's, and a run, which overwrites its own files and deletes its tokenizer/ and old checkpoints, refuses it.
+TOKENIZER_FILES = {"tokenizer_config.json", "source_tokenizer.json", "target_tokenizer.json", "special_tokens_map.json",
+                   "added_tokens.json", "chat_template.jinja"}
+RUN_FILES = TOKENIZER_FILES | {
+    ".hf-onelayer.lock", "README.md", "all_results.json", "train_results.json", "eval_results.json", "test_results.json",
+    "config.json", "generation_config.json", "model.safetensors", "run_args.json", "trainer_state.json",
+    "training_args.bin"}
+MODEL_CODE = {name for name in os.listdir(os.path.join(os.path.dirname(__file__), "models"))  # the remote code
+              if name.endswith(".py") and name != "__init__.py"}
+RUN_MARKERS = ("run_args.json", "all_results.json", "trainer_state.json")  # a folder holding these holds a run
+
+
+def foreign_entries(folder: str) -> list[str]:
+    """The entries of ``folder`` that no training run writes: files of other names, tokenizer/ files that are not a
+    tokenizer's, and a README.md in a folder that holds no run (then it is not our model card)."""
+    if not os.path.isdir(folder):
+        return []
+    names = sorted(os.listdir(folder))
+    holds_run = any(name in RUN_MARKERS or re.fullmatch(r"checkpoint-\d+", name) for name in names)
+    foreign = []
+    for name in names:
+        path = os.path.join(folder, name)
+        if name == "tokenizer" and os.path.isdir(path):
+            foreign += [f"tokenizer/{n}" for n in sorted(os.listdir(path)) if n not in TOKENIZER_FILES | MODEL_CODE]
+        elif name == "README.md" and not holds_run:
+            foreign.append(name)
+        elif not (name in RUN_FILES or name in MODEL_CODE or re.fullmatch(r"checkpoint-\d+|runs", name)):
+            foreign.append(name)
+    return foreign
+
+
+def check_output_dir(folder: str) -> None:
+    """Refuse an ``--output_dir`` holding files that a run did not write (as transformers' example scripts refuse a
+    non-empty one), with or without --overwrite_output_dir: nothing of the user's is overwritten or deleted."""
+    foreign = foreign_entries(folder)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise UserError(f"--output_dir {folder} holds files that no hf-onelayer run wrote ({shown}); a run would "
+                        "overwrite or delete them: choose an empty or new --output_dir")
 
 
 @contextmanager

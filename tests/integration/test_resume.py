@@ -93,3 +93,23 @@ def test_a_finished_run_is_not_rewritten_by_a_resume(folder, tmp_path, capfd):
     assert cli(run_args(folder, out, "onelayer_translator", 4, "--resume_from_checkpoint", "last")) == 2
     assert "holds a finished run" in capfd.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite_output_dir", "true"]])
+def test_an_output_dir_holding_the_user_s_files_is_refused_and_left_as_it_was(folder, tmp_path, capfd, overwrite):
+    """As transformers' example scripts refuse a non-empty output_dir: here a user's README.md and tokenizer/mine.txt,
+    which a run would overwrite and delete."""
+    out = tmp_path / "mine"
+    (out / "tokenizer").mkdir(parents=True)
+    (out / "README.md").write_text("my notes\n")
+    (out / "tokenizer" / "mine.txt").write_text("my vocabulary\n")
+    capfd.readouterr()
+    assert cli(run_args(folder, out, "onelayer_translator", 2, *overwrite)) == 2
+    (line,) = capfd.readouterr().err.strip().splitlines()
+    assert "holds files that no hf-onelayer run wrote (README.md, tokenizer/mine.txt)" in line
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["README.md", "tokenizer", "tokenizer/mine.txt"]
+    assert (out / "README.md").read_text() == "my notes\n"
+    # a run's own folder is not the user's: overwriting it is allowed
+    run = tmp_path / "run"
+    assert cli(run_args(folder, run, "onelayer_translator", 2)) == 0
+    assert cli(run_args(folder, run, "onelayer_translator", 2, "--overwrite_output_dir", "true")) == 0
