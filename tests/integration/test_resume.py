@@ -20,6 +20,7 @@ KINDS = {
                          "--predict_with_generate", "true", "--generation_num_beams", "2"],
 }
 TIMING = ("runtime", "per_second", "flos")
+STEPS = 16  # the killed run: killed once its first checkpoint is saved, with 14 steps and 7 evaluations to go
 
 
 def run_args(folder, out, model_type, steps, *extra):
@@ -62,26 +63,28 @@ def test_killed_while_saving_resumes_from_the_checkpoint_before(model_type, fold
     assert capture.returncode == 2 and "holds a finished run" in capture.stderr
 
 
-def child(args) -> subprocess.Popen:
+def child(args, log) -> subprocess.Popen:
     """``hf-onelayer ARGS`` in a process of its own, on one thread: the whole run, the killed one and its resume then
-    compute alike, so their results must agree to the last digit."""
-    return subprocess.Popen([sys.executable, "-m", "hf_onelayer.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    compute alike, so their results must agree to the last digit. Its output goes to the file ``log`` (a pipe nobody
+    reads would fill and stop it)."""
+    with open(log, "w") as handle:
+        return subprocess.Popen([sys.executable, "-m", "hf_onelayer.cli", *args], stdout=handle,
+                                stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 @pytest.mark.parametrize("model_type", KINDS)
 def test_kill_9_after_a_save_resumes_to_the_same_results(model_type, folder, tmp_path):
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    run = child(run_args(folder, whole, model_type, 40))
-    assert run.wait(timeout=300) == 0, run.stderr.read()
-    run = child(run_args(folder, killed, model_type, 40))
+    whole, killed, log = tmp_path / "whole", tmp_path / "killed", tmp_path / "log"
+    run = child(run_args(folder, whole, model_type, STEPS), log)
+    assert run.wait(timeout=300) == 0, log.read_text()[-3000:]
+    run = child(run_args(folder, killed, model_type, STEPS), log)
     deadline = time.time() + 240
     while not list(killed.glob("checkpoint-*/train_loss_sum.json")) and time.time() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.02)
     run.send_signal(signal.SIGKILL)
     assert run.wait(timeout=60) == -signal.SIGKILL and not (killed / "all_results.json").exists()
-    run = child(run_args(folder, killed, model_type, 40, "--resume_from_checkpoint", "last"))
-    assert run.wait(timeout=300) == 0, run.stderr.read()
+    run = child(run_args(folder, killed, model_type, STEPS, "--resume_from_checkpoint", "last"), log)
+    assert run.wait(timeout=300) == 0, log.read_text()[-3000:]
     same_results(results(killed), results(whole))
 
 
