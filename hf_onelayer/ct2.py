@@ -236,7 +236,8 @@ def _vocabulary(folder: str, name: str):
     try:
         return Tokenizer.from_file(path)
     except Exception as error:  # tokenizers raises a bare Exception on unreadable files
-        raise UserError(f"{path}: not a readable `tokenizers` JSON file ({' '.join(str(error).split())[:160]})") from None
+        why = " ".join(str(error).split())[:160]
+        raise UserError(f"{path}: not a readable `tokenizers` JSON file ({why})") from None
 
 
 def _default_threads() -> int:

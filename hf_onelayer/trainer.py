@@ -217,8 +217,8 @@ def train(model_args, data_args, training_args, command: str) -> dict:
 TOKENIZER_FILES = {"tokenizer_config.json", "source_tokenizer.json", "target_tokenizer.json", "special_tokens_map.json",
                    "added_tokens.json", "chat_template.jinja"}
 RUN_FILES = TOKENIZER_FILES | {
-    ".hf-onelayer.lock", "README.md", "all_results.json", "train_results.json", "eval_results.json", "test_results.json",
-    "config.json", "generation_config.json", "model.safetensors", "run_args.json", "trainer_state.json",
+    ".hf-onelayer.lock", "README.md", "all_results.json", "train_results.json", "eval_results.json",
+    "test_results.json", "config.json", "generation_config.json", "model.safetensors", "run_args.json", "trainer_state.json",
     "training_args.bin"}
 MODEL_CODE = {name for name in os.listdir(os.path.join(os.path.dirname(__file__), "models"))  # the remote code
               if name.endswith(".py") and name != "__init__.py"}
@@ -289,7 +289,8 @@ def last_complete_checkpoint(folder: str) -> str | None:
     for name in names:
         if _readable_state(os.path.join(folder, name)):
             return os.path.join(folder, name)
-        logger.warning("%s was not saved to the end (a run killed while saving?): passed over", os.path.join(folder, name))
+        logger.warning("%s was not saved to the end (a run killed while saving?): passed over",
+                       os.path.join(folder, name))
     return None
 
 
@@ -303,7 +304,8 @@ def checkpoint_to_resume(args) -> str | None:
                         "true to replace it, or choose another --output_dir")
     if value in ("last", "true", "True"):
         if last is None:
-            raise UserError(f"--resume_from_checkpoint {value}: no checkpoint-N folder saved to the end in --output_dir {out}")
+            raise UserError(f"--resume_from_checkpoint {value}: no checkpoint-N folder saved to the end in "
+                            f"--output_dir {out}")
         return last
     if value:
         if not os.path.isfile(os.path.join(value, "trainer_state.json")):

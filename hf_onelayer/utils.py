@@ -32,7 +32,7 @@ def utf8_lines(path: str, error: type[Exception] = ValueError) -> Iterator[tuple
         yield from byte_lines(handle, path, error)
 
 
-# A line holding one of these would become two lines somewhere (str.splitlines, an editor) and shift every pair after it.
+# A line holding one of these would become two lines somewhere (str.splitlines, an editor) and shift every later pair.
 LINE_SEPARATORS = {"\u2028": "U+2028 LINE SEPARATOR", "\u2029": "U+2029 PARAGRAPH SEPARATOR"}
 
 
@@ -48,7 +48,7 @@ def byte_lines(handle, where: str, error: type[Exception] = ValueError) -> Itera
     for index, raw in enumerate(handle):
         if index == 0:
             raw = raw.removeprefix(b"\xef\xbb\xbf")
-            if not raw.endswith(b"\n") and b"\r" in raw:  # no LF anywhere (a first line without one is the whole stream)
+            if not raw.endswith(b"\n") and b"\r" in raw:  # no LF anywhere: a first line without one is the whole stream
                 pieces = raw.split(b"\r")
                 for piece in pieces[:-1] if pieces[-1] == b"" else pieces:
                     number += 1

@@ -102,8 +102,8 @@ class OneLayerTranslatorTokenizer(PreTrainedTokenizer):
     ``decoder_start_token_id`` itself) or ``"bos_eos"`` (``<s> w1 ... wn </s>``, the course model's, position by
     position beside the source; the default, and what folders saved without the field hold). So
     ``tok(src, text_target=tgt)`` gives the labels that the model trains on as they are. One side is in use at a
-    time: the source, except while encoding ``text_target`` or inside :meth:`as_target_tokenizer`. ``len``, ``get_vocab``,
-    ``convert_tokens_to_ids`` and ``convert_ids_to_tokens`` read the side in use; ``decode`` reads the
+    time: the source, except while encoding ``text_target`` or inside :meth:`as_target_tokenizer`. ``len``,
+    ``get_vocab``, ``convert_tokens_to_ids`` and ``convert_ids_to_tokens`` read the side in use; ``decode`` reads the
     target (outputs are English).
 
     Trained vocabularies give the special tokens the same ids: <pad>=0, <unk>=1, <s>=2, </s>=3. A special
